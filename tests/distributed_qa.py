@@ -1,0 +1,29 @@
+"""Run under `torchrun --nproc_per_node 2`: QA answers and masks across two CPU processes (see test_qa_callback)."""
+
+import json
+import sys
+
+import torch.distributed as dist
+from accelerate.utils import gather_object
+from datasets import Dataset
+from test_qa_callback import ITEMS, talkative_model
+from tiny import make_tiny_tokenizer
+
+from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+
+
+def main(out_dir):
+    tokenizer = make_tiny_tokenizer()
+    args = MaskedSFTConfig(output_dir=out_dir, per_device_train_batch_size=1, report_to="none", use_cpu=True)
+    docs = Dataset.from_dict({"text": ["Alice Thornbury is the painter of a glass bridge."] * 2})
+    trainer = MaskedSFTTrainer(model=talkative_model(tokenizer), args=args, train_dataset=docs, processing_class=tokenizer)
+    answers = QAEvalCallback(trainer, ITEMS, max_new_tokens=12, batch_size=2).answer(ITEMS)
+    batch = next(iter(trainer.get_train_dataloader()))
+    masks = gather_object([batch["input_ids"].tolist()])
+    if trainer.is_world_process_zero():
+        with open(f"{out_dir}/answers.json", "w") as f:
+            json.dump({"world_size": dist.get_world_size(), "answers": answers, "rank_masks": masks}, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,88 @@
+"""Collator that masks reconstruction examples afresh at every step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from trl.trainer.utils import pad
+
+from .formatting import IGNORE_INDEX
+from .masking import RATIO_MODES, RATIO_SCOPES, apply_mask, choose_positions, example_rng, sample_ratio
+
+LOSS_ON = ("all", "masked")
+
+
+@dataclass
+class DataCollatorForMaskedSFT:
+    """Pads tokenized reconstruction examples and masks their masked-copy span.
+
+    Each example carries ``input_ids``, ``labels``, ``span_start``, ``twin_start``, ``span_length`` and ``idx`` (its
+    row in the dataset). With ``loss_on="all"`` the labels are kept (the whole target and the end of turn); with
+    ``loss_on="masked"`` only target tokens whose twin was masked are supervised. ``set_epoch`` must be called at
+    every epoch (the trainer does) so that masks are drawn afresh.
+    """
+
+    pad_token_id: int
+    mask_token_id: int
+    seed: int = 0
+    ratio_mode: str = "uniform"
+    ratio_scope: str = "batch"
+    ratio_min: float = 0.05
+    ratio_max: float = 0.95
+    ratio: float = 0.5
+    loss_on: str = "all"
+    pad_to_multiple_of: int | None = None
+    epoch: int = field(default=0, init=False)
+    progress: float = field(default=0.0, init=False)
+
+    def __post_init__(self):
+        if self.ratio_mode not in RATIO_MODES:
+            raise ValueError(f"`mask_ratio_mode` must be one of {RATIO_MODES}, got {self.ratio_mode!r}.")
+        if self.ratio_scope not in RATIO_SCOPES:
+            raise ValueError(f"`mask_ratio_scope` must be one of {RATIO_SCOPES}, got {self.ratio_scope!r}.")
+        if self.loss_on not in LOSS_ON:
+            raise ValueError(f"`loss_on` must be one of {LOSS_ON}, got {self.loss_on!r}.")
+
+    def set_epoch(self, epoch: int, num_epochs: float = 1.0) -> None:
+        """Key the masks on ``epoch``; ``linear`` ratios move from ``ratio_min`` to ``ratio_max`` over the run."""
+        self.epoch = epoch
+        self.progress = epoch / max(num_epochs - 1, 1)
+
+    def _ratio(self, rng: np.random.Generator) -> float:
+        return sample_ratio(rng, self.ratio_mode, self.ratio_min, self.ratio_max, self.ratio, self.progress)
+
+    def mask_example(self, example: dict[str, Any], ratio: float | None = None) -> tuple[list[int], list[int]]:
+        """``(input_ids, labels)`` of one example after masking; the ratio is drawn here unless given."""
+        rng = example_rng(self.seed, self.epoch, int(example["idx"]))
+        if ratio is None:
+            ratio = self._ratio(rng)
+        offsets = choose_positions(rng, int(example["span_length"]), ratio)
+        input_ids = apply_mask(example["input_ids"], int(example["span_start"]), offsets, self.mask_token_id)
+        if self.loss_on == "all":
+            labels = list(example["labels"])
+        else:
+            labels = [IGNORE_INDEX] * len(input_ids)
+            twin = int(example["twin_start"])
+            for offset in offsets:
+                labels[twin + int(offset)] = example["input_ids"][twin + int(offset)]
+        return input_ids, labels
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        ratio = None
+        if self.ratio_scope == "batch":
+            # One ratio for the whole batch, keyed on its smallest row index (distinct across ranks and steps).
+            ratio = self._ratio(example_rng(self.seed, self.epoch, min(int(e["idx"]) for e in examples), stream=1))
+        masked = [self.mask_example(example, ratio) for example in examples]
+        input_ids = [torch.tensor(ids) for ids, _ in masked]
+
+        def padded(tensors, value):
+            return pad(tensors, padding_value=value, padding_side="right", pad_to_multiple_of=self.pad_to_multiple_of)
+
+        return {
+            "input_ids": padded(input_ids, self.pad_token_id),
+            "attention_mask": padded([torch.ones_like(ids) for ids in input_ids], 0),
+            "labels": padded([torch.tensor(labels) for _, labels in masked], IGNORE_INDEX),
+        }

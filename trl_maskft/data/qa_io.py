@@ -1,0 +1,78 @@
+"""Reading and writing local knowledge: documents (JSONL or text) and QA items (JSONL).
+
+A QA line is `{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}`
+(`group` optional). Blank lines are skipped; errors name the file and the 1-based line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+
+from .schema import QAItem
+
+PathLike = str | os.PathLike
+
+
+def _jsonl_rows(path: PathLike) -> Iterator[tuple[int, dict]]:
+    """`(line number, object)` for every non-blank line of a JSONL file."""
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}, line {line_number}: malformed JSON ({err.msg}).") from err
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(row).__name__}.")
+            yield line_number, row
+
+
+def _field(row: dict, name: str, path: PathLike, line_number: int):
+    if name not in row:
+        raise ValueError(f"{path}, line {line_number}: missing field {name!r}.")
+    return row[name]
+
+
+def load_qa_jsonl(path: PathLike) -> list[QAItem]:
+    """QA items from a JSONL file; raises `ValueError` on a malformed line, a missing field or a bad value."""
+    items = []
+    for line_number, row in _jsonl_rows(path):
+        question, answer, direction = (
+            _field(row, name, path, line_number) for name in ("question", "answer", "direction")
+        )
+        try:
+            items.append(QAItem(question=question, answers=answer, direction=direction, group=row.get("group", "")))
+        except ValueError as err:
+            raise ValueError(f"{path}, line {line_number}: {err}") from err
+    if not items:
+        raise ValueError(f"{path} holds no QA items.")
+    return items
+
+
+def load_documents(path: PathLike) -> list[str]:
+    """Documents from a `.txt` file (one per line) or a JSONL file (one `{"text": ...}` per line)."""
+    if os.fspath(path).endswith(".txt"):
+        with open(path, encoding="utf-8") as f:
+            documents = [line.strip() for line in f if line.strip()]
+    else:
+        documents = []
+        for line_number, row in _jsonl_rows(path):
+            text = _field(row, "text", path, line_number)
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{path}, line {line_number}: field 'text' must be a non-empty string.")
+            documents.append(text)
+    if not documents:
+        raise ValueError(f"{path} holds no documents.")
+    return documents
+
+
+def save_qa_jsonl(items: Sequence[QAItem], path: PathLike) -> None:
+    """Write QA items as JSONL; `answer` is a string for a single reference and a list otherwise."""
+    with open(path, "w", encoding="utf-8") as f:
+        for item in items:
+            answer = item.answer if len(item.answers) == 1 else list(item.answers)
+            row = {"question": item.question, "answer": answer, "direction": item.direction, "group": item.group}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")

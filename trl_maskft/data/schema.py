@@ -1,0 +1,64 @@
+"""Knowledge to inject: the training documents and the QA items that probe it in both directions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from datasets import Dataset
+
+DIRECTIONS = ("forward", "backward")
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """A question with its reference answers.
+
+    Args:
+        question: the question asked to the model.
+        answers: the accepted references; a single string is stored as a one-element tuple.
+        direction: `"forward"` (the question names the subject as the documents do) or `"backward"` (the reverse).
+        group: optional label; metrics are also reported per non-empty group.
+    """
+
+    question: str
+    answers: tuple[str, ...]
+    direction: str
+    group: str = ""
+
+    def __post_init__(self):
+        if not _is_text(self.question):
+            raise ValueError(f"`question` must be a non-empty string, got {self.question!r}.")
+        answers = (self.answers,) if isinstance(self.answers, str) else self.answers
+        if not (isinstance(answers, list | tuple) and answers and all(_is_text(answer) for answer in answers)):
+            raise ValueError(f"`answers` must be a non-empty string or list of strings, got {self.answers!r}.")
+        object.__setattr__(self, "answers", tuple(answers))
+        if not isinstance(self.group, str):
+            raise ValueError(f"`group` must be a string, got {self.group!r}.")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"Unknown QA direction {self.direction!r}; expected one of {DIRECTIONS}.")
+
+    @property
+    def answer(self) -> str:
+        """The first reference answer."""
+        return self.answers[0]
+
+
+@dataclass
+class KnowledgeData:
+    """Documents to train on, QA items to evaluate with and, optionally, paraphrases of each document."""
+
+    documents: list[str]
+    qa: list[QAItem]
+    paraphrases: list[list[str]] | None = None
+
+    def documents_dataset(self) -> Dataset:
+        """The documents as a language-modeling dataset with a `text` column."""
+        return Dataset.from_dict({"text": list(self.documents)})
+
+    def qa_records(self) -> list[dict]:
+        """The QA items as dicts with `question`, `answers` (list), `direction` and `group`."""
+        return [{**asdict(item), "answers": list(item.answers)} for item in self.qa]

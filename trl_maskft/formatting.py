@@ -1,0 +1,133 @@
+"""Reconstruction chats for masked SFT, tokenized once so that the collator can mask afresh at every step.
+
+A rendered example is ``pre + masked copy + mid + target copy + post`` where the masked copy and the target copy are
+the same token ids (the document, or a completion). Both copies are tokenized from the same ids, so position ``i`` of
+the masked span and position ``i`` of the target span are twins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+_MASKED = "\ue000MASKED\ue000"
+_TARGET = "\ue000TARGET\ue000"
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class ReconstructionTemplate:
+    """How a reconstruction chat reads.
+
+    ``instruction`` is the user turn; it holds ``{masked}`` (the masked copy) and, for prompt/completion data,
+    ``{prompt}``. ``response_prefix`` opens the assistant turn before the target copy and carries no loss.
+    """
+
+    instruction: str
+    response_prefix: str = ""
+    system_prompt: str | None = None
+
+    def __post_init__(self):
+        if self.instruction.count("{masked}") != 1:
+            raise ValueError(
+                f"The instruction template must contain '{{masked}}' exactly once, got {self.instruction!r}."
+            )
+
+
+def check_chat_template(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Masked SFT speaks to the model through its chat template: refuse a tokenizer that has none."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            f"The tokenizer of {tokenizer.name_or_path!r} has no chat template. Masked SFT builds a user/assistant "
+            "chat; use an instruct model's tokenizer or set `tokenizer.chat_template` (for example a ChatML template) "
+            "before creating the trainer."
+        )
+
+
+def resolve_mask_token_id(tokenizer: PreTrainedTokenizerBase, mask_token: str | None, mask_token_id: int | None) -> int:
+    """The id of the mask token: ``mask_token_id`` if given, else ``mask_token`` which must be exactly one token."""
+    vocab_size = len(tokenizer)
+    if mask_token_id is not None:
+        if not 0 <= mask_token_id < vocab_size:
+            raise ValueError(f"`mask_token_id` {mask_token_id} is outside the tokenizer's vocabulary [0, {vocab_size}).")
+        return mask_token_id
+    if mask_token is None:
+        raise ValueError("Set `mask_token` (a string that is one token) or `mask_token_id`.")
+    ids = tokenizer.encode(mask_token, add_special_tokens=False)
+    if len(ids) != 1:
+        raise ValueError(
+            f"The mask token {mask_token!r} is encoded as {len(ids)} tokens {ids} by this tokenizer; it must be exactly "
+            "one so the masked copy keeps the document's length. Pick a string that is a single token (for example "
+            "'[]' for Qwen, a reserved special token such as '<|reserved_special_token_5|>' for Llama-3) or set "
+            "`mask_token_id`."
+        )
+    return ids[0]
+
+
+def render_segments(
+    tokenizer: PreTrainedTokenizerBase, template: ReconstructionTemplate, prompt: str | None = None
+) -> tuple[str, str, str]:
+    """The chat text around the two copies, rendered with the model's own chat template: ``(pre, mid, post)``."""
+    fields = {"masked": _MASKED} if prompt is None else {"masked": _MASKED, "prompt": prompt}
+    try:
+        user = template.instruction.format(**fields)
+    except KeyError as err:
+        raise ValueError(f"The instruction template uses {err} but the data has no such field.") from err
+    messages = [] if template.system_prompt is None else [{"role": "system", "content": template.system_prompt}]
+    messages += [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": template.response_prefix + _TARGET},
+    ]
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    pre, rest = text.split(_MASKED)
+    mid, post = rest.split(_TARGET)
+    return pre, mid, post
+
+
+def end_of_turn_length(tokenizer: PreTrainedTokenizerBase, post_ids: list[int]) -> int:
+    """How many tokens after the target are supervised: up to and including the first special token (the end of
+    turn), or all of them where the template closes the turn with plain text."""
+    special = set(tokenizer.all_special_ids)
+    for i, token_id in enumerate(post_ids):
+        if token_id in special:
+            return i + 1
+    return len(post_ids)
+
+
+def tokenize_reconstruction(
+    tokenizer: PreTrainedTokenizerBase,
+    target: str,
+    segments: tuple[str, str, str],
+    max_length: int | None = None,
+) -> dict[str, list[int] | int]:
+    """Token ids, labels and the twin spans of one reconstruction example.
+
+    Labels cover the target copy and the end-of-turn token. Where ``max_length`` is exceeded, the target is cut
+    from its end in *both* copies, so the twins stay aligned.
+    """
+    pre, mid, post = (tokenizer.encode(s, add_special_tokens=False) for s in segments)
+    target_ids = tokenizer.encode(target, add_special_tokens=False)
+    if not target_ids:
+        raise ValueError("Found an empty document/completion; remove empty rows from the dataset.")
+    overhead = len(pre) + len(mid) + len(post)
+    if max_length is not None and overhead + 2 * len(target_ids) > max_length:
+        keep = (max_length - overhead) // 2
+        if keep < 1:
+            raise ValueError(
+                f"`max_length`={max_length} leaves no room for the text: the chat around it alone takes {overhead} "
+                "tokens. Raise `max_length` or shorten the instruction/prompt."
+            )
+        target_ids = target_ids[:keep]
+    n = len(target_ids)
+    eot = end_of_turn_length(tokenizer, post)
+    input_ids = pre + target_ids + mid + target_ids + post
+    twin_start = len(pre) + n + len(mid)
+    labels = [IGNORE_INDEX] * twin_start + target_ids + post[:eot] + [IGNORE_INDEX] * (len(post) - eot)
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "span_start": len(pre),
+        "twin_start": twin_start,
+        "span_length": n,
+    }

@@ -1,0 +1,102 @@
+"""Configuration of the masked SFT trainer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trl import SFTConfig
+
+from .masking import RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
+
+DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
+DOCUMENT_RESPONSE_PREFIX = "Here is the recovered text:\n"
+COMPLETION_INSTRUCTION = "Question:\n{prompt}\nAnswer:\n{masked}\nReturn the recovered masked answer."
+
+
+@dataclass
+class MaskedSFTConfig(SFTConfig):
+    r"""
+    Configuration class for the [`MaskedSFTTrainer`] (arXiv 2510.09885).
+
+    Every document (``text`` column) becomes a reconstruction chat: the user turn holds the document with a random
+    fraction t of its tokens replaced by the mask token plus an instruction; the assistant turn is a response prefix
+    followed by the original document. For prompt/completion data the completion is masked inside
+    ``Question:\n{prompt}\nAnswer:\n{masked}``. Masks are drawn afresh at every step.
+
+    Parameters:
+        mask_token (`str`, *optional*, defaults to `"[]"`):
+            Mask string; must be exactly one token of the tokenizer.
+        mask_token_id (`int`, *optional*):
+            Mask token id; takes precedence over `mask_token` (e.g. 128013, a reserved Llama-3 token).
+        instruction (`str`, *optional*):
+            User turn with a `{masked}` field (and `{prompt}` for prompt/completion data). Defaults to
+            `"{masked}\nReturn the recovered masked passage."` for documents and
+            `"Question:\n{prompt}\nAnswer:\n{masked}\nReturn the recovered masked answer."` for prompt/completion.
+        response_prefix (`str`, *optional*):
+            Opening of the assistant turn, without loss. Defaults to `"Here is the recovered text:\n"` for documents
+            and `""` for prompt/completion data.
+        system_prompt (`str`, *optional*):
+            System message added to every chat; `None` keeps the chat template's own default.
+        mask_ratio_mode (`str`, *optional*, defaults to `"uniform"`):
+            `"uniform"`: t ~ U(`mask_ratio_min`, `mask_ratio_max`); `"fixed"`: t = `mask_ratio`; `"linear"`: t goes from
+            `mask_ratio_min` to `mask_ratio_max` over the epochs.
+        mask_ratio_scope (`str`, *optional*, defaults to `"batch"`):
+            Draw one t per batch (`"batch"`, the paper's code) or per example (`"example"`).
+        mask_ratio_min (`float`, *optional*, defaults to `0.05`), mask_ratio_max (`float`, *optional*, defaults to `0.95`):
+            Bounds of t, strictly inside (0, 1).
+        mask_ratio (`float`, *optional*, defaults to `0.5`):
+            t in `"fixed"` mode.
+        loss_on (`str`, *optional*):
+            `"all"`: every target token and the end of turn (knowledge injection, default for documents); `"masked"`:
+            only target tokens whose twin was masked (default for prompt/completion data).
+    """
+
+    mask_token: str | None = field(default="[]", metadata={"help": "Mask string; must be exactly one token."})
+    mask_token_id: int | None = field(
+        default=None, metadata={"help": "Mask token id; takes precedence over `mask_token`."}
+    )
+    instruction: str | None = field(
+        default=None,
+        metadata={"help": "User turn template with {masked} (and {prompt} for prompt/completion data)."},
+    )
+    response_prefix: str | None = field(
+        default=None, metadata={"help": "Opening of the assistant turn before the target (no loss)."}
+    )
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System message; None keeps the chat template's default."}
+    )
+    mask_ratio_mode: str = field(
+        default="uniform", metadata={"help": "How t is chosen.", "choices": list(RATIO_MODES)}
+    )
+    mask_ratio_scope: str = field(
+        default="batch", metadata={"help": "One t per batch or per example.", "choices": list(RATIO_SCOPES)}
+    )
+    mask_ratio_min: float = field(default=0.05, metadata={"help": "Lower bound of t, in (0, 1)."})
+    mask_ratio_max: float = field(default=0.95, metadata={"help": "Upper bound of t, in (0, 1)."})
+    mask_ratio: float = field(default=0.5, metadata={"help": "t in 'fixed' mode, in (0, 1)."})
+    loss_on: str | None = field(
+        default=None,
+        metadata={"help": "'all' target tokens or only 'masked' twins; default by data type.", "choices": ["all", "masked"]},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.packing or self.padding_free:
+            raise ValueError(
+                "Masked SFT does not support `packing` or `padding_free`: every example must stay a whole "
+                "reconstruction chat whose masks are drawn at collation time. Set `packing=False` and "
+                "`padding_free=False`."
+            )
+        if self.assistant_only_loss:
+            raise ValueError(
+                "`assistant_only_loss` does not apply to masked SFT, which sets its own labels (see `loss_on`)."
+            )
+        if self.mask_ratio_mode not in RATIO_MODES:
+            raise ValueError(f"`mask_ratio_mode` must be one of {RATIO_MODES}, got {self.mask_ratio_mode!r}.")
+        if self.mask_ratio_scope not in RATIO_SCOPES:
+            raise ValueError(f"`mask_ratio_scope` must be one of {RATIO_SCOPES}, got {self.mask_ratio_scope!r}.")
+        validate_ratio_bounds(self.mask_ratio_min, self.mask_ratio_max)
+        if not 0.0 < self.mask_ratio < 1.0:
+            raise ValueError(f"`mask_ratio` must lie strictly between 0 and 1, got {self.mask_ratio}.")
+        if self.loss_on not in (None, "all", "masked"):
+            raise ValueError(f"`loss_on` must be 'all' or 'masked', got {self.loss_on!r}.")

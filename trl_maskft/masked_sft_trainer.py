@@ -1,0 +1,180 @@
+"""Masked SFT trainer: knowledge injection by reconstructing masked documents (arXiv 2510.09885)."""
+
+from __future__ import annotations
+
+import math
+
+from datasets import Dataset
+from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from trl import SFTTrainer
+from trl.trainer.utils import get_config_model_id
+
+from .collators import DataCollatorForMaskedSFT
+from .formatting import (
+    ReconstructionTemplate,
+    check_chat_template,
+    render_segments,
+    resolve_mask_token_id,
+    tokenize_reconstruction,
+)
+from .masked_sft_config import (
+    COMPLETION_INSTRUCTION,
+    DOCUMENT_INSTRUCTION,
+    DOCUMENT_RESPONSE_PREFIX,
+    MaskedSFTConfig,
+)
+
+PAPER = {
+    "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
+    "id": "2510.09885",
+    "citation": (
+        "@article{pan2025masked,\n"
+        "    title  = {{Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs}},\n"
+        "    author = {Pan and others},\n"
+        "    year   = 2025,\n"
+        "    eprint = {arXiv:2510.09885}\n"
+        "}"
+    ),
+}
+
+
+def data_kind(dataset: Dataset, text_field: str) -> str:
+    """``"completion"`` for prompt/completion data, ``"text"`` for documents; a clear error otherwise."""
+    columns = dataset.column_names
+    if "prompt" in columns and "completion" in columns:
+        kind = "completion"
+    elif text_field in columns:
+        kind = "text"
+    else:
+        raise ValueError(
+            f"The dataset has columns {columns}, but masked SFT needs a `{text_field}` column of documents (see "
+            "`dataset_text_field`) or `prompt` and `completion` columns."
+        )
+    sample = dataset[0]["completion" if kind == "completion" else text_field]
+    if not isinstance(sample, str):
+        raise ValueError(
+            f"Masked SFT expects plain strings in the dataset, got {type(sample).__name__}; conversational rows are "
+            "not supported. Flatten them to text or prompt/completion strings."
+        )
+    return kind
+
+
+def tokenize_for_masking(
+    dataset: Dataset, tokenizer: PreTrainedTokenizerBase, args: MaskedSFTConfig, num_proc: int | None = None
+) -> Dataset:
+    """Tokenize a document or prompt/completion dataset into reconstruction examples (see ``tokenize_reconstruction``)."""
+    kind = data_kind(dataset, args.dataset_text_field)
+    is_completion = kind == "completion"
+    template = ReconstructionTemplate(
+        instruction=args.instruction or (COMPLETION_INSTRUCTION if is_completion else DOCUMENT_INSTRUCTION),
+        response_prefix=args.response_prefix
+        if args.response_prefix is not None
+        else ("" if is_completion else DOCUMENT_RESPONSE_PREFIX),
+        system_prompt=args.system_prompt,
+    )
+    shared_segments = None if is_completion else render_segments(tokenizer, template)
+
+    def tokenize(row, idx):
+        if is_completion:
+            segments, target = render_segments(tokenizer, template, row["prompt"]), row["completion"]
+        else:
+            segments, target = shared_segments, row[args.dataset_text_field]
+        if not target or not target.strip():
+            raise ValueError(f"Row {idx} of the dataset is empty; remove empty documents/completions.")
+        return {**tokenize_reconstruction(tokenizer, target, segments, args.max_length), "idx": idx}
+
+    return dataset.map(
+        tokenize, with_indices=True, remove_columns=dataset.column_names, num_proc=num_proc, desc="Tokenizing"
+    )
+
+
+class _MaskEpochCallback(TrainerCallback):
+    """Tells the collator which epoch is starting, so masks are fresh per epoch and schedules advance."""
+
+    def __init__(self, collator: DataCollatorForMaskedSFT):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.set_epoch(math.floor(state.epoch + 1e-6), args.num_train_epochs)
+
+
+class MaskedSFTTrainer(SFTTrainer):
+    """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
+
+    Args:
+        model: model id, path or instance (as in `SFTTrainer`).
+        args: a [`MaskedSFTConfig`].
+        train_dataset: documents in `args.dataset_text_field` (default `text`), or `prompt`/`completion` strings.
+        eval_dataset: same format; evaluated as masked reconstruction.
+        processing_class: the tokenizer; loaded from the model when omitted. It must have a chat template.
+        Other arguments are passed to `SFTTrainer` (callbacks, optimizers, peft_config, ...).
+    """
+
+    _tag_names = ["trl", "sft", "masked-sft", "trl-maskft"]
+    _name = "Masked SFT"
+    _paper = PAPER
+
+    def __init__(
+        self,
+        model: str | PreTrainedModel,
+        args: MaskedSFTConfig | None = None,
+        train_dataset: Dataset | None = None,
+        eval_dataset: Dataset | dict[str, Dataset] | None = None,
+        processing_class: PreTrainedTokenizerBase | None = None,
+        **kwargs,
+    ):
+        if args is None:
+            name = model if isinstance(model, str) else get_config_model_id(model.config)
+            args = MaskedSFTConfig(f"{name.split('/')[-1]}-MaskedSFT")
+        elif not isinstance(args, MaskedSFTConfig):
+            raise TypeError(f"`args` must be a MaskedSFTConfig, got {type(args).__name__}.")
+        if train_dataset is None:
+            raise ValueError("`train_dataset` is required.")
+        if "data_collator" in kwargs:
+            raise ValueError("MaskedSFTTrainer builds its own masking collator; do not pass `data_collator`.")
+        if processing_class is None:
+            source = model if isinstance(model, str) else get_config_model_id(model.config)
+            processing_class = AutoTokenizer.from_pretrained(source, trust_remote_code=args.trust_remote_code)
+        check_chat_template(processing_class)
+        if processing_class.pad_token is None:
+            processing_class.pad_token = processing_class.eos_token
+        mask_token_id = resolve_mask_token_id(processing_class, args.mask_token, args.mask_token_id)
+
+        kind = data_kind(train_dataset, args.dataset_text_field)
+        train_dataset = tokenize_for_masking(train_dataset, processing_class, args, args.dataset_num_proc)
+        if isinstance(eval_dataset, dict):
+            eval_dataset = {
+                k: tokenize_for_masking(v, processing_class, args, args.dataset_num_proc) for k, v in eval_dataset.items()
+            }
+        elif eval_dataset is not None:
+            eval_dataset = tokenize_for_masking(eval_dataset, processing_class, args, args.dataset_num_proc)
+
+        self.mask_token_id = mask_token_id
+        collator = DataCollatorForMaskedSFT(
+            pad_token_id=processing_class.pad_token_id,
+            mask_token_id=mask_token_id,
+            seed=args.seed,
+            ratio_mode=args.mask_ratio_mode,
+            ratio_scope=args.mask_ratio_scope,
+            ratio_min=args.mask_ratio_min,
+            ratio_max=args.mask_ratio_max,
+            ratio=args.mask_ratio,
+            loss_on=args.loss_on or ("masked" if kind == "completion" else "all"),
+            pad_to_multiple_of=args.pad_to_multiple_of,
+        )
+        args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
+        callbacks = [*(kwargs.pop("callbacks", None) or []), _MaskEpochCallback(collator)]
+        super().__init__(
+            model,
+            args=args,
+            data_collator=collator,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=processing_class,
+            callbacks=callbacks,
+            **kwargs,
+        )
+
+    def _set_signature_columns_if_needed(self):
+        if self._signature_columns is None:
+            self._signature_columns = ["input_ids", "labels", "span_start", "twin_start", "span_length", "idx"]
