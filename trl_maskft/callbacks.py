@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Sequence
 
@@ -49,7 +48,7 @@ class QAEvalCallback(TrainerCallback):
         items: the QA items.
         max_new_tokens: generation budget (the paper: 128).
         batch_size: questions per generate call.
-        eval_every: evaluate every N epochs (the last epoch is always evaluated).
+        eval_every: evaluate every N epochs (the final model is always evaluated at the end).
         eval_epochs: evaluate exactly after these epochs instead (0 = before training).
         system_prompt: system message of the questions; None keeps the template default.
         answer_fn: replaces greedy autoregressive generation, e.g. a diffusion sampler; called as
@@ -82,10 +81,10 @@ class QAEvalCallback(TrainerCallback):
         self.history: list[dict] = []
         self.latest: dict[str, float] = {}
 
-    def _due(self, epoch: int, last_epoch: int) -> bool:
+    def _due(self, epoch: int) -> bool:
         if self.eval_epochs is not None:
             return epoch in self.eval_epochs
-        return epoch == 0 or epoch == last_epoch or epoch % self.eval_every == 0
+        return epoch % self.eval_every == 0
 
     def answer(self, items: Sequence[QAItem]) -> list[str]:
         """Answers of the current model to ``items``, computed across all processes and returned on every rank."""
@@ -131,13 +130,19 @@ class QAEvalCallback(TrainerCallback):
         return metrics
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0 and self._due(0, math.ceil(args.num_train_epochs)):
+        if state.global_step == 0 and self._due(0):
             self.evaluate(0)
 
     def on_epoch_end(self, args, state, control, **kwargs):
         epoch = round(state.epoch)
-        if self._due(epoch, math.ceil(args.num_train_epochs)):
+        if self._due(epoch):
             self.evaluate(epoch)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        """The final model is always evaluated, also when training stops between scheduled epochs."""
+        epoch = round(state.epoch, 2)
+        if not self.history or self.history[-1]["epoch"] != epoch:
+            self.evaluate(int(epoch) if epoch == int(epoch) else epoch)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if metrics is not None:
