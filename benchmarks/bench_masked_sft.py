@@ -94,7 +94,10 @@ def main():
         timed_steps = args.steps - 1
         masked_tps = tokens_per_step * timed_steps / masked_time
         plain_tps = tokens_per_step * timed_steps / plain_time
-        print(f"model: {args.model}  batch {args.batch_size}  steps timed {timed_steps}  threads {torch.get_num_threads()}")
+        print(
+            f"model: {args.model}  batch {args.batch_size}  steps timed {timed_steps}  "
+            f"threads {torch.get_num_threads()}"
+        )
         print(f"padding fraction of collated batches: {1 - real / total:.3f}")
         print(f"plain SFT  : {plain_tps:8.1f} tokens/s")
         print(f"masked SFT : {masked_tps:8.1f} tokens/s  ({masked_tps / plain_tps:.3f}x plain; target >= 0.95x)")

@@ -16,7 +16,9 @@ def main(out_dir):
     tokenizer = make_tiny_tokenizer()
     args = MaskedSFTConfig(output_dir=out_dir, per_device_train_batch_size=1, report_to="none", use_cpu=True)
     docs = Dataset.from_dict({"text": ["Alice Thornbury is the painter of a glass bridge."] * 2})
-    trainer = MaskedSFTTrainer(model=talkative_model(tokenizer), args=args, train_dataset=docs, processing_class=tokenizer)
+    trainer = MaskedSFTTrainer(
+        model=talkative_model(tokenizer), args=args, train_dataset=docs, processing_class=tokenizer
+    )
     answers = QAEvalCallback(trainer, ITEMS, max_new_tokens=12, batch_size=2).answer(ITEMS)
     batch = next(iter(trainer.get_train_dataloader()))
     masks = gather_object([batch["input_ids"].tolist()])

@@ -82,9 +82,14 @@ def test_truncation_keeps_twins_aligned(tmp_path, tiny_model, tiny_tokenizer):
     assert row["span_length"] == full["span_length"] - 3
     n = row["span_length"]
     ids = row["input_ids"]
-    assert ids[row["span_start"] : row["span_start"] + n] == full["input_ids"][full["span_start"] : full["span_start"] + n]
+    assert (
+        ids[row["span_start"] : row["span_start"] + n]
+        == full["input_ids"][full["span_start"] : full["span_start"] + n]
+    )
     assert ids[row["span_start"] : row["span_start"] + n] == ids[row["twin_start"] : row["twin_start"] + n]
-    assert [label for label in row["labels"] if label != IGNORE_INDEX][:n] == ids[row["twin_start"] : row["twin_start"] + n]
+    assert [label for label in row["labels"] if label != IGNORE_INDEX][:n] == ids[
+        row["twin_start"] : row["twin_start"] + n
+    ]
 
 
 def test_prompt_completion_data_supervises_masked_twins(tmp_path, tiny_model, tiny_tokenizer):

@@ -2,11 +2,9 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 from datasets import Dataset
-
 from tiny import make_tiny_model
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
@@ -82,8 +80,9 @@ def test_batched_answers_equal_one_at_a_time_and_keep_padding_side(tmp_path, tin
 
 
 def test_callback_logs_per_epoch_and_writes_generations(tmp_path, tiny_model, tiny_tokenizer):
-    trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer, eval_strategy="epoch",
-                           metric_for_best_model="eval_qa_backward_rouge1")
+    trainer = make_trainer(
+        tmp_path, tiny_model, tiny_tokenizer, eval_strategy="epoch", metric_for_best_model="eval_qa_backward_rouge1"
+    )
     callback = QAEvalCallback(trainer, ITEMS, max_new_tokens=8, eval_every=1)
     trainer.add_callback(callback)
     trainer.train()

@@ -38,12 +38,14 @@ class MaskedSFTConfig(SFTConfig):
         system_prompt (`str`, *optional*):
             System message added to every chat; `None` keeps the chat template's own default.
         mask_ratio_mode (`str`, *optional*, defaults to `"uniform"`):
-            `"uniform"`: t ~ U(`mask_ratio_min`, `mask_ratio_max`); `"fixed"`: t = `mask_ratio`; `"linear"`: t goes from
-            `mask_ratio_min` to `mask_ratio_max` over the epochs.
+            `"uniform"`: t ~ U(`mask_ratio_min`, `mask_ratio_max`); `"fixed"`: t = `mask_ratio`; `"linear"`: t goes
+            from `mask_ratio_min` to `mask_ratio_max` over the epochs.
         mask_ratio_scope (`str`, *optional*, defaults to `"batch"`):
             Draw one t per batch (`"batch"`, the paper's code) or per example (`"example"`).
-        mask_ratio_min (`float`, *optional*, defaults to `0.05`), mask_ratio_max (`float`, *optional*, defaults to `0.95`):
-            Bounds of t, strictly inside (0, 1).
+        mask_ratio_min (`float`, *optional*, defaults to `0.05`):
+            Lower bound of t, strictly inside (0, 1).
+        mask_ratio_max (`float`, *optional*, defaults to `0.95`):
+            Upper bound of t, strictly inside (0, 1).
         mask_ratio (`float`, *optional*, defaults to `0.5`):
             t in `"fixed"` mode.
         loss_on (`str`, *optional*):
@@ -76,7 +78,10 @@ class MaskedSFTConfig(SFTConfig):
     mask_ratio: float = field(default=0.5, metadata={"help": "t in 'fixed' mode, in (0, 1)."})
     loss_on: str | None = field(
         default=None,
-        metadata={"help": "'all' target tokens or only 'masked' twins; default by data type.", "choices": ["all", "masked"]},
+        metadata={
+            "help": "'all' target tokens or only 'masked' twins; default by data type.",
+            "choices": ["all", "masked"],
+        },
     )
 
     def __post_init__(self):

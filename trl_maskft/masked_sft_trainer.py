@@ -62,7 +62,7 @@ def data_kind(dataset: Dataset, text_field: str) -> str:
 def tokenize_for_masking(
     dataset: Dataset, tokenizer: PreTrainedTokenizerBase, args: MaskedSFTConfig, num_proc: int | None = None
 ) -> Dataset:
-    """Tokenize a document or prompt/completion dataset into reconstruction examples (see ``tokenize_reconstruction``)."""
+    """Tokenize documents or prompt/completion rows into reconstruction examples (``tokenize_reconstruction``)."""
     kind = data_kind(dataset, args.dataset_text_field)
     is_completion = kind == "completion"
     template = ReconstructionTemplate(
@@ -144,7 +144,8 @@ class MaskedSFTTrainer(SFTTrainer):
         train_dataset = tokenize_for_masking(train_dataset, processing_class, args, args.dataset_num_proc)
         if isinstance(eval_dataset, dict):
             eval_dataset = {
-                k: tokenize_for_masking(v, processing_class, args, args.dataset_num_proc) for k, v in eval_dataset.items()
+                k: tokenize_for_masking(v, processing_class, args, args.dataset_num_proc)
+                for k, v in eval_dataset.items()
             }
         elif eval_dataset is not None:
             eval_dataset = tokenize_for_masking(eval_dataset, processing_class, args, args.dataset_num_proc)

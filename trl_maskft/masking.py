@@ -61,9 +61,7 @@ def choose_positions(rng: np.random.Generator, length: int, ratio: float) -> np.
     return np.sort(rng.permutation(length)[:k])
 
 
-def apply_mask(
-    input_ids: Sequence[int], span_start: int, offsets: np.ndarray, mask_token_id: int
-) -> list[int]:
+def apply_mask(input_ids: Sequence[int], span_start: int, offsets: np.ndarray, mask_token_id: int) -> list[int]:
     """Copy of ``input_ids`` with ``span_start + offsets`` replaced by ``mask_token_id``."""
     masked = list(input_ids)
     for offset in offsets:

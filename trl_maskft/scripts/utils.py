@@ -23,7 +23,7 @@ class KnowledgeScriptArguments:
 
     dataset_name: str = field(
         default="people",
-        metadata={"help": "'people' (built-in fictitious people) or a local documents file (.jsonl with 'text', .txt)."},
+        metadata={"help": "'people' (built-in invented people) or a local documents file (.jsonl with 'text', .txt)."},
     )
     qa_file: str | None = field(
         default=None, metadata={"help": "JSONL of QA items {question, answer, direction, group} for local documents."}
