@@ -46,9 +46,11 @@ def run(trainer, timer) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--mask_token", default=" []", help="one token of the model's tokenizer")
     parser.add_argument("--num_people", type=int, default=30)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--qa_items", type=int, default=16)
     parser.add_argument("--qa_max_new_tokens", type=int, default=32)
     args = parser.parse_args()
@@ -67,35 +69,45 @@ def main():
         logging_steps=10**6,
         seed=0,
         dataloader_drop_last=True,
+        activation_checkpointing=False,
     )
     with tempfile.TemporaryDirectory() as out:
-        masked = MaskedSFTTrainer(
-            model=AutoModelForCausalLM.from_pretrained(path),
-            args=MaskedSFTConfig(output_dir=out, **common),
-            train_dataset=knowledge.documents_dataset(),
-            processing_class=tokenizer,
-        )
+
+        def masked_trainer():
+            return MaskedSFTTrainer(
+                model=AutoModelForCausalLM.from_pretrained(path),
+                args=MaskedSFTConfig(output_dir=out, mask_token=args.mask_token, **common),
+                train_dataset=knowledge.documents_dataset(),
+                processing_class=tokenizer,
+            )
+
+        masked = masked_trainer()
         rows = masked.train_dataset
+
+        def plain_trainer():
+            return SFTTrainer(
+                model=AutoModelForCausalLM.from_pretrained(path),
+                args=SFTConfig(output_dir=out, dataset_kwargs={"skip_prepare_dataset": True}, **common),
+                train_dataset=rows.select_columns(["input_ids", "labels"]),
+                processing_class=tokenizer,
+            )
+
         batches = [masked.data_collator([rows[i] for i in range(s, min(s + args.batch_size, len(rows)))])
                    for s in range(0, len(rows), args.batch_size)]  # fmt: skip
         real = sum(int(b["attention_mask"].sum()) for b in batches)
         total = sum(b["attention_mask"].numel() for b in batches)
         tokens_per_step = real / len(batches)
-        masked_time = run(masked, StepTimer())
-
-        plain = SFTTrainer(
-            model=AutoModelForCausalLM.from_pretrained(path),
-            args=SFTConfig(output_dir=out, dataset_kwargs={"skip_prepare_dataset": True}, **common),
-            train_dataset=rows.select_columns(["input_ids", "labels"]),
-            processing_class=tokenizer,
-        )
-        plain_time = run(plain, StepTimer())
+        # Alternate the arms and keep each one's best repeat, so that load from other processes hits both alike.
+        times = {"plain": [], "masked": []}
+        for _ in range(args.repeats):
+            times["plain"].append(run(plain_trainer(), StepTimer()))
+            times["masked"].append(run(masked_trainer(), StepTimer()))
 
         timed_steps = args.steps - 1
-        masked_tps = tokens_per_step * timed_steps / masked_time
-        plain_tps = tokens_per_step * timed_steps / plain_time
+        plain_tps = tokens_per_step * timed_steps / min(times["plain"])
+        masked_tps = tokens_per_step * timed_steps / min(times["masked"])
         print(
-            f"model: {args.model}  batch {args.batch_size}  steps timed {timed_steps}  "
+            f"model: {args.model}  batch {args.batch_size}  steps timed {timed_steps} x {args.repeats} repeats  "
             f"threads {torch.get_num_threads()}"
         )
         print(f"padding fraction of collated batches: {1 - real / total:.3f}")
