@@ -4,7 +4,20 @@ __version__ = "0.1.0"
 
 from .callbacks import QAEvalCallback
 from .collators import DataCollatorForMaskedSFT
+from .diffusion_sft_config import DiffusionSFTConfig
+from .diffusion_sft_trainer import DiffusionSFTTrainer
 from .masked_sft_config import MaskedSFTConfig
 from .masked_sft_trainer import MaskedSFTTrainer
+from .sampling import diffusion_answer_fn, diffusion_generate
 
-__all__ = ["DataCollatorForMaskedSFT", "MaskedSFTConfig", "MaskedSFTTrainer", "QAEvalCallback", "__version__"]
+__all__ = [
+    "DataCollatorForMaskedSFT",
+    "DiffusionSFTConfig",
+    "DiffusionSFTTrainer",
+    "MaskedSFTConfig",
+    "MaskedSFTTrainer",
+    "QAEvalCallback",
+    "__version__",
+    "diffusion_answer_fn",
+    "diffusion_generate",
+]

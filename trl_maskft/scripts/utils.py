@@ -11,7 +11,7 @@ from packaging.version import Version
 from transformers import Trainer
 from trl import ModelConfig, get_peft_config
 
-from ..callbacks import QAEvalCallback
+from ..callbacks import AnswerFn, QAEvalCallback
 from ..data import KnowledgeData, build_people_dataset, load_documents, load_qa_jsonl
 from ..models import resolve_model_path
 from ..reporting import history_table
@@ -82,6 +82,7 @@ def train_and_report(
     train_dataset: Dataset,
     knowledge: KnowledgeData,
     system_prompt: str | None = None,
+    answer_fn: AnswerFn | None = None,
 ) -> QAEvalCallback:
     """Train with QA evaluation along the way, save, print the QA table, and push when asked."""
     model_path = set_model_init_kwargs(training_args, model_args)
@@ -102,6 +103,7 @@ def train_and_report(
         eval_every=script_args.qa_eval_every,
         eval_epochs=script_args.qa_eval_epochs,
         system_prompt=system_prompt,
+        answer_fn=answer_fn,
     )
     trainer.add_callback(qa)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

@@ -1,0 +1,428 @@
+import math
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from datasets import Dataset
+from tiny import make_tiny_model, make_tiny_tokenizer
+
+from trl_maskft.diffusion import (
+    TRAIN_STREAM,
+    bidirectional_attention_mask,
+    check_bidirectional_support,
+    diffusion_loss,
+    draw_masks,
+    loss_weights,
+    noise_generator,
+)
+from trl_maskft.diffusion_sft_config import DiffusionSFTConfig
+from trl_maskft.diffusion_sft_trainer import DiffusionSFTTrainer
+from trl_maskft.formatting import IGNORE_INDEX
+from trl_maskft.sampling import cut_at_stop, diffusion_answer_fn, diffusion_generate, transfer_schedule
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MASK = "<|mask|>"
+DOCS = [
+    "Alice Thornbury was born in Paris and works as a painter.",
+    "Bob Quillfeather is a pilot.",
+    "Clara Ashgrove invented a talking clock, which made the bakers of Lima proud.",
+    "Daniel Brennick lives in Oslo.",
+]
+
+
+def chats(docs=DOCS):
+    """Conversational prompt/completion rows, as the knowledge scripts build them."""
+    return Dataset.from_dict(
+        {
+            "prompt": [[{"role": "user", "content": "Tell me a fact."}] for _ in docs],
+            "completion": [[{"role": "assistant", "content": doc}] for doc in docs],
+        }
+    )
+
+
+def config(tmp_path, **overrides):
+    kwargs = dict(
+        output_dir=str(tmp_path),
+        mask_token=MASK,
+        per_device_train_batch_size=4,
+        learning_rate=3e-3,
+        max_steps=1,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        seed=0,
+    )
+    return DiffusionSFTConfig(**{**kwargs, **overrides})
+
+
+def make_trainer(tmp_path, dataset=None, tokenizer=None, model=None, **overrides):
+    tokenizer = tokenizer or make_tiny_tokenizer()
+    return DiffusionSFTTrainer(
+        model=model or make_tiny_model(tokenizer),
+        args=config(tmp_path, **overrides),
+        train_dataset=dataset or chats(),
+        processing_class=tokenizer,
+    )
+
+
+def collate(trainer, n=4):
+    return trainer.data_collator([trainer.train_dataset[i] for i in range(n)])
+
+
+# ---------------------------------------------------------------- noise and loss
+
+
+def test_masks_are_keyed_on_seed_step_rank_and_row():
+    supervised = torch.ones(3, 40, dtype=torch.bool)
+    masked, p = draw_masks(supervised, seed=0, step=5)
+    again, p_again = draw_masks(supervised, seed=0, step=5)
+    assert torch.equal(masked, again) and torch.equal(p, p_again)  # reproducible / resumable at step 5
+    for other in (dict(seed=1, step=5), dict(seed=0, step=6), dict(seed=0, step=5, rank=1)):
+        assert not torch.equal(draw_masks(supervised, **other)[0], masked)
+    # rows keep their draws however they are split into micro-batches
+    assert torch.equal(draw_masks(supervised[:1], seed=0, step=5, row_offset=2)[0], masked[2:])
+    _, p_batch = draw_masks(supervised, seed=0, step=5, t_scope="batch")
+    assert torch.all(p_batch == p_batch[0])
+    _, p_range = draw_masks(torch.ones(200, 4, dtype=torch.bool), 0, 0, t_min=0.05, t_max=0.95, eps=0.0)
+    assert 0.05 <= p_range.min() and p_range.max() <= 0.95
+
+
+def test_normalizations_match_their_formulas():
+    supervised = torch.tensor([[0, 1, 1, 1, 1], [0, 0, 1, 1, 0]], dtype=torch.bool)
+    masked = torch.tensor([[0, 1, 0, 1, 1], [0, 0, 1, 0, 0]], dtype=torch.bool)
+    p = torch.tensor([0.5, 0.25])
+    logits, targets = torch.randn(4, 7), torch.randint(0, 7, (4,))
+    ce = F.cross_entropy(logits, targets, reduction="none")  # masked positions in row-major order: rows 0, 0, 0, 1
+    expected = {
+        "answer_length": ((ce[:3] / 0.5).sum() / 4 + ce[3] / 0.25 / 2) / 2,
+        "masked_tokens": ((ce[:3] / 0.5).sum() + ce[3] / 0.25) / 4,
+        "batch": ((ce[:3] / 0.5).sum() + ce[3] / 0.25) / 6,
+    }
+    for normalization, value in expected.items():
+        weights, denominator = loss_weights(masked, supervised, p, normalization)
+        assert torch.allclose(diffusion_loss(logits, targets, weights[masked], denominator), value)
+
+
+def test_loss_equals_llada_formula(tmp_path):
+    eps, t_min, t_max = 0.01, 0.2, 0.9
+    trainer = make_trainer(tmp_path, eps=eps, t_min=t_min, t_max=t_max)
+    batch = collate(trainer)
+    noised = trainer._noise(batch, step=0, row_offset=0, stream=TRAIN_STREAM)
+    loss = trainer.compute_loss(trainer.model, noised)
+
+    # LLaDA SFT by hand: EOS padding is supervised; p = (1 - eps) t + eps per row; each masked token's cross-entropy
+    # divided by p and by the row's answer length, averaged over rows.
+    mask_id = trainer.mask_token_id
+    eos = trainer.processing_class.eos_token_id
+    length = batch["labels"].shape[1]
+    logits = trainer.model(input_ids=noised["input_ids"], attention_mask=torch.zeros(4, 1, length, length)).logits
+    total = 0.0
+    for row in range(4):
+        t = t_min + (t_max - t_min) * torch.rand((), generator=noise_generator(0, TRAIN_STREAM, 0, 0, row)).item()
+        p = (1 - eps) * t + eps
+        real = batch["attention_mask"][row].bool()
+        targets = torch.where(real, batch["labels"][row], torch.full_like(batch["labels"][row], eos))
+        supervised = targets != IGNORE_INDEX
+        masked = noised["input_ids"][row] == mask_id
+        assert torch.all(supervised[masked])
+        row_loss = sum(F.cross_entropy(logits[row, i], targets[i]).item() / p for i in masked.nonzero().flatten())
+        total += row_loss / supervised.sum().item()
+    assert loss.item() == pytest.approx(total / 4, rel=1e-4)
+
+
+def test_prompt_never_masked_and_everything_supervised_at_t_equal_one(tmp_path):
+    trainer = make_trainer(tmp_path, t_min=1.0, t_max=1.0)
+    batch = collate(trainer)
+    prompt = (batch["labels"] == IGNORE_INDEX) & (batch["attention_mask"] == 1)
+    noised = trainer._noise(batch, 0, 0, TRAIN_STREAM)
+    assert torch.equal(noised["input_ids"][prompt], batch["input_ids"][prompt])
+    assert torch.all(noised["input_ids"][~prompt] == trainer.mask_token_id)  # the completion, EOS padding included
+    trainer.args.t_min = 0.0
+    for step in range(5):  # any t: the prompt is left alone
+        assert torch.equal(
+            trainer._noise(batch, step, 0, TRAIN_STREAM)["input_ids"][prompt], batch["input_ids"][prompt]
+        )
+
+
+@pytest.mark.parametrize("supervise", [True, False])
+def test_padding_supervision(tmp_path, supervise):
+    trainer = make_trainer(tmp_path, t_min=1.0, t_max=1.0, supervise_padding=supervise)
+    batch = collate(trainer)
+    padding = batch["attention_mask"] == 0
+    assert padding.any()
+    noised = trainer._noise(batch, 0, 0, TRAIN_STREAM)
+    if supervise:  # attended, masked at t = 1, and predicted as EOS
+        assert torch.all(noised["attention_mask"] == 1)
+        assert torch.all(noised["input_ids"][padding] == trainer.mask_token_id)
+        assert torch.all(noised["labels"][padding] == trainer.processing_class.eos_token_id)
+    else:
+        assert torch.equal(noised["attention_mask"], batch["attention_mask"])
+        assert torch.all(noised["labels"][padding] == IGNORE_INDEX)
+        assert torch.all(noised["input_ids"][padding] == trainer.processing_class.pad_token_id)
+
+
+def test_raw_text_supervises_everything_but_bos(tmp_path):
+    tokenizer = make_tiny_tokenizer()
+    tokenizer.bos_token = "<|im_start|>"
+    dataset = Dataset.from_dict({"text": ["<|im_start|>" + doc for doc in DOCS]})
+    trainer = make_trainer(tmp_path, dataset=dataset, tokenizer=tokenizer, t_min=1.0, t_max=1.0)
+    batch = collate(trainer)
+    assert torch.all(batch["input_ids"][:, 0] == tokenizer.bos_token_id)
+    noised = trainer._noise(batch, 0, 0, TRAIN_STREAM)
+    assert torch.all(noised["input_ids"][:, 0] == tokenizer.bos_token_id)
+    assert torch.all(noised["input_ids"][:, 1:] == trainer.mask_token_id)
+
+
+def test_training_noise_is_keyed_on_the_global_step(tmp_path):
+    trainer = make_trainer(tmp_path)
+    batch = collate(trainer)
+    trainer.state.global_step = 7  # e.g. resumed from checkpoint-7
+    (noised,), num_items = trainer.get_batch_samples(iter([batch]), 1, torch.device("cpu"))
+    assert torch.equal(noised["input_ids"], trainer._noise(batch, 7, 0, TRAIN_STREAM)["input_ids"])
+    assert not torch.equal(noised["input_ids"], trainer._noise(batch, 6, 0, TRAIN_STREAM)["input_ids"])
+    assert num_items == 4  # answer_length normalization: the number of rows
+
+
+@pytest.mark.parametrize("normalization", ["answer_length", "masked_tokens", "batch"])
+def test_gradient_accumulation_equivalence(tmp_path, normalization):
+    def run(batch_size, accumulation):
+        trainer = make_trainer(
+            tmp_path, dataset=chats(DOCS[:2]), per_device_train_batch_size=batch_size,
+            gradient_accumulation_steps=accumulation, optim="sgd", learning_rate=0.5, max_grad_norm=0.0,
+            supervise_padding=False, loss_normalization=normalization,
+        )  # fmt: skip
+        trainer.train()
+        return trainer.state.log_history[0]["loss"], [p.detach().clone() for p in trainer.model.parameters()]
+
+    loss_2x1, params_2x1 = run(2, 1)
+    loss_1x2, params_1x2 = run(1, 2)
+    assert loss_2x1 == pytest.approx(loss_1x2, rel=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(params_2x1, params_1x2, strict=True))
+
+
+def test_training_reduces_the_loss(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=40, learning_rate=1e-2)
+    trainer.eval_dataset = trainer.train_dataset
+    before = trainer.evaluate()["eval_loss"]
+    assert trainer.evaluate()["eval_loss"] == before  # evaluation noise is the same at every evaluation
+    trainer.train()
+    after = trainer.evaluate()
+    assert after["eval_loss"] < 0.7 * before
+    assert 0 < after["eval_mask_ratio"] < 1 and 0 <= after["eval_masked_token_accuracy"] <= 1
+    logged = trainer.state.log_history[0]
+    assert {"mask_ratio", "masked_token_accuracy"} <= logged.keys()
+
+
+# ---------------------------------------------------------------- bidirectional attention
+
+
+@pytest.mark.parametrize("implementation", ["sdpa", "eager"])
+def test_bidirectional_mask_makes_attention_bidirectional(implementation):
+    tokenizer = make_tiny_tokenizer()
+    model = make_tiny_model(tokenizer, attn_implementation=implementation).eval()
+    check_bidirectional_support(model.config)
+    ids = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 8, 9]])
+    later = ids.clone()
+    later[:, 3] = 20
+    padding = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
+    with torch.no_grad():
+        causal = [model(input_ids=x, attention_mask=padding).logits for x in (ids, later)]
+        mask = bidirectional_attention_mask(padding, model.dtype)
+        bidirectional = [model(input_ids=x, attention_mask=mask).logits for x in (ids, later)]
+        padded = ids.clone()
+        padded[1, 4] = 33
+        padded_out = model(input_ids=padded, attention_mask=mask).logits
+    assert mask.shape == (2, 1, 5, 5)
+    assert torch.equal(causal[0][:, 0], causal[1][:, 0])  # causal: position 0 cannot see position 3
+    assert not torch.allclose(bidirectional[0][:, 0], bidirectional[1][:, 0])  # bidirectional: it can
+    assert torch.equal(padded_out[1, :4], bidirectional[0][1, :4])  # padding is masked out
+    assert not torch.isnan(bidirectional[0]).any()
+
+
+@pytest.mark.parametrize("implementation", ["flash_attention_2", "flex_attention", None])
+def test_unsupported_attention_is_refused(implementation):
+    with pytest.raises(ValueError, match="sdpa"):
+        check_bidirectional_support(SimpleNamespace(_attn_implementation=implementation))
+
+
+# ---------------------------------------------------------------- sampling
+
+
+class ScriptedModel(torch.nn.Module):
+    """A stand-in mask predictor: fixed random logits per position, records every canvas it is given."""
+
+    def __init__(self, vocab_size=50, length=64, favourite=None):
+        super().__init__()
+        self.table = torch.nn.Parameter(torch.randn(length, vocab_size, generator=torch.Generator().manual_seed(0)))
+        if favourite is not None:  # answer position i strongly prefers favourite[i]
+            for i, token_id in favourite.items():
+                self.table.data[i, token_id] = 100.0
+        self.config = SimpleNamespace(_attn_implementation="sdpa")
+        self.dtype, self.device = torch.float32, torch.device("cpu")
+        self.generation_config = SimpleNamespace(eos_token_id=None)
+        self.canvases = []
+
+    def forward(self, input_ids, attention_mask=None, use_cache=False):
+        self.canvases.append(input_ids.clone())
+        return SimpleNamespace(logits=self.table[: input_ids.shape[1]].expand(len(input_ids), -1, -1))
+
+
+def test_sampler_decodes_blocks_in_order_and_keeps_the_prompt():
+    model = ScriptedModel()
+    prompt = torch.tensor([[7, 8, 9], [0, 5, 6]])
+    attention = torch.tensor([[1, 1, 1], [0, 1, 1]])
+    answers = diffusion_generate(model, prompt, 49, attention, max_new_tokens=12, steps=6, block_length=4)
+    assert answers.shape == (2, 12) and not (answers == 49).any()
+    assert len(model.canvases) == 6  # exactly `steps` forward passes
+    for canvas in model.canvases:
+        assert torch.equal(canvas[:, :3], prompt)
+        unmasked = (canvas[:, 3:] != 49).view(2, 3, 4)  # (rows, blocks, positions)
+        started = unmasked.any(dim=-1)
+        for block in range(1, 3):  # a block starts only once the previous one is complete
+            assert torch.all(~started[:, block] | unmasked[:, block - 1].all(dim=-1))
+    # low confidence remasking commits the most confident predictions first
+    first = (model.canvases[1][0, 3:7] != 49).nonzero().flatten().tolist()
+    confidence = model.table[3:7, :49].softmax(-1).max(-1).values  # the mask token is never predicted
+    assert first == sorted(confidence.topk(2).indices.tolist())
+
+
+def test_sampler_errors_and_schedule():
+    model = ScriptedModel()
+    prompt = torch.tensor([[7, 8, 9]])
+    assert transfer_schedule(4, 3) == [2, 1, 1]
+    with pytest.raises(ValueError, match="multiple of the number of blocks"):
+        diffusion_generate(model, prompt, 49, max_new_tokens=12, steps=4, block_length=4)
+    with pytest.raises(ValueError, match="multiple of `block_length`"):
+        diffusion_generate(model, prompt, 49, max_new_tokens=10, block_length=4)
+    with pytest.raises(ValueError, match="remasking"):
+        diffusion_generate(model, prompt, 49, max_new_tokens=8, remasking="top")
+
+
+def test_sampler_on_tiny_model_is_deterministic_and_batches_variable_prompts(tiny_model, tiny_tokenizer):
+    tiny_tokenizer.padding_side = "left"
+    prompts = ["Where was Alice born?", "What is the capital of France? The capital"]
+    batch = tiny_tokenizer(prompts, return_tensors="pt", padding=True)
+    mask_id = tiny_tokenizer.convert_tokens_to_ids(MASK)
+    kwargs = dict(max_new_tokens=8, block_length=4)
+    first = diffusion_generate(tiny_model, batch["input_ids"], mask_id, batch["attention_mask"], **kwargs)
+    again = diffusion_generate(tiny_model, batch["input_ids"], mask_id, batch["attention_mask"], **kwargs)
+    assert torch.equal(first, again) and not (first == mask_id).any()
+    for row, prompt in enumerate(prompts):  # left padding does not change the answer
+        alone = tiny_tokenizer([prompt], return_tensors="pt")
+        assert torch.equal(diffusion_generate(tiny_model, alone["input_ids"], mask_id, **kwargs)[0], first[row])
+    sampled = [
+        diffusion_generate(
+            tiny_model,
+            batch["input_ids"],
+            mask_id,
+            batch["attention_mask"],
+            temperature=1.0,
+            cfg_scale=0.5,
+            remasking="random",
+            generator=torch.Generator().manual_seed(seed),
+            **kwargs,
+        )  # fmt: skip
+        for seed in (0, 0, 1)
+    ]
+    assert torch.equal(sampled[0], sampled[1]) and not torch.equal(sampled[0], sampled[2])
+
+
+def test_answer_fn_stops_at_eos(tiny_tokenizer):
+    words = tiny_tokenizer.encode(" Paris.", add_special_tokens=False)
+    eos = tiny_tokenizer.eos_token_id
+    prompt = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    n = len(tiny_tokenizer(prompt)["input_ids"])
+    favourite = {n + i: token_id for i, token_id in enumerate([*words, eos, *words])}
+    model = ScriptedModel(vocab_size=len(tiny_tokenizer), favourite=favourite)
+    assert cut_at_stop(torch.tensor([[5, 6, eos, 7], [5, 6, 7, 8]]), [eos]) == [[5, 6], [5, 6, 7, 8]]
+    tiny_tokenizer.padding_side = "right"
+    answer = diffusion_answer_fn(MASK, max_new_tokens=8, block_length=4)
+    assert answer(model, tiny_tokenizer, [prompt], synced_gpus=True) == ["Paris."]
+    assert tiny_tokenizer.padding_side == "right"
+
+
+# ---------------------------------------------------------------- validation
+
+
+def test_bad_mask_tokens_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="pad token"):
+        make_trainer(tmp_path, mask_token=None, mask_token_id=0)  # the tiny tokenizer pads with id 0
+    with pytest.raises(ValueError, match="outside the tokenizer's vocabulary"):
+        make_trainer(tmp_path, mask_token=None, mask_token_id=5000)
+    tokenizer = make_tiny_tokenizer()
+    model = make_tiny_model(tokenizer)
+    tokenizer.add_special_tokens({"extra_special_tokens": ["<|new|>"]}, replace_extra_special_tokens=False)
+    with pytest.raises(ValueError, match="embedding matrix"):
+        make_trainer(tmp_path, tokenizer=tokenizer, model=model, mask_token="<|new|>")
+
+
+def test_add_mask_token_resizes_the_embeddings(tmp_path):
+    trainer = make_trainer(tmp_path, mask_token="<|diffusion_mask|>", add_mask_token=True)
+    vocab = len(trainer.processing_class)
+    assert trainer.mask_token_id == vocab - 1 == 1000
+    assert trainer.model.get_input_embeddings().num_embeddings == vocab
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (dict(packing=True), "packing"),
+        (dict(padding_free=True), "packing"),
+        (dict(t_min=0.6, t_max=0.5), "t_min"),
+        (dict(t_max=1.5), "t_max"),
+        (dict(eps=1.0), "eps"),
+        (dict(t_max=0.0, eps=0.0), "nothing is ever masked"),
+        (dict(t_scope="step"), "t_scope"),
+        (dict(loss_normalization="tokens"), "loss_normalization"),
+        (dict(mask_token=None), "mask_token"),
+        (dict(add_mask_token=True, mask_token=None, mask_token_id=3), "add_mask_token"),
+        (dict(completion_only_loss=False), "completion_only_loss"),
+    ],
+)
+def test_bad_configs_are_refused(tmp_path, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        config(tmp_path, **overrides)
+
+
+@pytest.mark.parametrize("model", ["llada-8b-instruct", "smollm2-135m-instruct"])
+def test_recipes_parse_strictly(model):
+    from trl_maskft.scripts.diffusion_sft import make_parser
+
+    recipe = os.path.join(ROOT, "recipes", model, "diffusion_sft", "config_people.yaml")
+    # bf16 (the LLaDA recipe) is validated against the hardware: on a machine without a GPU, parse it for the CPU
+    cpu = [] if torch.cuda.is_available() else ["--use_cpu", "true"]
+    parsed = make_parser().parse_args_and_config(["--config", recipe, *cpu])
+    script_args, training_args, model_args, sampling_args = parsed
+    with open(recipe) as f:
+        assert set(yaml.safe_load(f)) <= {key for obj in parsed for key in vars(obj)}
+    assert isinstance(training_args, DiffusionSFTConfig) and script_args.dataset_name == "people"
+    if model == "llada-8b-instruct":
+        assert training_args.trust_remote_code and training_args.mask_token_id == 126336
+        assert not training_args.bidirectional and math.isclose(training_args.warmup_steps, 0.02)
+    else:
+        assert training_args.add_mask_token and training_args.bidirectional and training_args.use_cpu
+    assert sampling_args.qa_block_length >= 1
+
+
+def test_script_trains_and_answers_with_the_sampler(tmp_path, tiny_model, tiny_tokenizer):
+    from trl_maskft.scripts.diffusion_sft import main
+
+    tiny_model.save_pretrained(tmp_path / "model")
+    tiny_tokenizer.save_pretrained(tmp_path / "model")
+    qa = main(
+        [
+            "--model_name_or_path", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out"),
+            "--num_people", "4", "--qa_max_items", "4", "--qa_max_new_tokens", "8", "--qa_block_length", "4",
+            "--mask_token", MASK, "--num_train_epochs", "1", "--per_device_train_batch_size", "4",
+            "--use_cpu", "true", "--bf16", "false", "--activation_checkpointing", "false",
+            "--save_strategy", "no", "--report_to", "none",
+        ]
+    )  # fmt: skip
+    assert [record["epoch"] for record in qa.history] == [0, 1]
+    assert (tmp_path / "out" / "qa_generations" / "epoch_1.jsonl").exists()
