@@ -17,6 +17,7 @@ from trl_maskft.diffusion import (
     draw_masks,
     loss_weights,
     noise_generator,
+    prediction_positions,
 )
 from trl_maskft.diffusion_sft_config import DiffusionSFTConfig
 from trl_maskft.diffusion_sft_trainer import DiffusionSFTTrainer
@@ -426,3 +427,128 @@ def test_script_trains_and_answers_with_the_sampler(tmp_path, tiny_model, tiny_t
     )  # fmt: skip
     assert [record["epoch"] for record in qa.history] == [0, 1]
     assert (tmp_path / "out" / "qa_generations" / "epoch_1.jsonl").exists()
+
+
+# ---------------------------------------------------------------- shifted logits (a causal LM adapted to diffusion)
+
+
+def test_prediction_positions_shift_left_and_refuse_position_zero():
+    masked = torch.tensor([[0, 1, 0, 1, 1], [0, 0, 1, 0, 0]], dtype=torch.bool)
+    assert torch.equal(prediction_positions(masked), masked)
+    expected = torch.tensor([[1, 0, 1, 1, 0], [0, 1, 0, 0, 0]], dtype=torch.bool)
+    assert torch.equal(prediction_positions(masked, shift_logits=True), expected)
+    with pytest.raises(ValueError, match="position 0"):
+        prediction_positions(torch.tensor([[1, 0, 1]], dtype=torch.bool), shift_logits=True)
+
+
+def test_shifted_loss_equals_hand_computation(tmp_path):
+    eps, t_min, t_max = 0.01, 0.2, 0.9
+    trainer = make_trainer(tmp_path, eps=eps, t_min=t_min, t_max=t_max, shift_logits=True)
+    assert trainer._accepts_logits_to_keep  # the loss projects only the positions i - 1
+    batch = collate(trainer)
+    noised = trainer._noise(batch, step=0, row_offset=0, stream=TRAIN_STREAM)
+    loss = trainer.compute_loss(trainer.model, noised)
+    full_loss, _ = trainer.compute_loss(trainer.model, noised, return_outputs=True)  # from the full logits
+    assert full_loss.item() == pytest.approx(loss.item(), rel=1e-5)
+
+    # By hand: the masked token at position i is scored with the logits at position i - 1
+    mask_id = trainer.mask_token_id
+    eos = trainer.processing_class.eos_token_id
+    length = batch["labels"].shape[1]
+    logits = trainer.model(input_ids=noised["input_ids"], attention_mask=torch.zeros(4, 1, length, length)).logits
+    total = unshifted = 0.0
+    for row in range(4):
+        t = t_min + (t_max - t_min) * torch.rand((), generator=noise_generator(0, TRAIN_STREAM, 0, 0, row)).item()
+        p = (1 - eps) * t + eps
+        real = batch["attention_mask"][row].bool()
+        targets = torch.where(real, batch["labels"][row], torch.full_like(batch["labels"][row], eos))
+        supervised = targets != IGNORE_INDEX
+        masked = noised["input_ids"][row] == mask_id
+        assert masked.any() and not masked[0] and torch.all(supervised[masked])
+        positions = masked.nonzero().flatten()
+        total += sum(F.cross_entropy(logits[row, i - 1], targets[i]).item() / p for i in positions) / supervised.sum()
+        unshifted += sum(F.cross_entropy(logits[row, i], targets[i]).item() / p for i in positions) / supervised.sum()
+    assert loss.item() == pytest.approx(float(total) / 4, rel=1e-4)
+    assert loss.item() != pytest.approx(float(unshifted) / 4, rel=1e-3)
+
+
+def test_shift_never_supervises_the_first_token(tmp_path):
+    # raw text without BOS (the tiny tokenizer has none): position 0 has no logits before it, so it is never masked
+    dataset = Dataset.from_dict({"text": DOCS})
+    trainer = make_trainer(tmp_path, dataset=dataset, t_min=1.0, t_max=1.0, shift_logits=True)
+    batch = collate(trainer)
+    noised = trainer._noise(batch, 0, 0, TRAIN_STREAM)
+    assert torch.equal(noised["input_ids"][:, 0], batch["input_ids"][:, 0])
+    assert torch.all(noised["input_ids"][:, 1:] == trainer.mask_token_id)
+    assert torch.isfinite(trainer.compute_loss(trainer.model, noised))
+
+
+def test_shifted_training_reduces_the_loss(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=40, learning_rate=1e-2, shift_logits=True)
+    trainer.eval_dataset = trainer.train_dataset
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    assert trainer.evaluate()["eval_loss"] < 0.7 * before
+
+
+def test_shifted_sampler_reads_the_previous_position():
+    # the answer token at position i is predicted (token and confidence) by the logits at position i - 1
+    favourite = {2 + i: 10 + i for i in range(8)}  # logits at position 2 + i prefer 10 + i
+    model = ScriptedModel(favourite=favourite)
+    prompt = torch.tensor([[7, 8, 9]])
+    shifted = diffusion_generate(model, prompt, 49, max_new_tokens=8, block_length=4, shift_logits=True)
+    assert shifted.tolist() == [list(range(10, 18))]
+    unshifted = diffusion_generate(model, prompt, 49, max_new_tokens=8, block_length=4)
+    assert unshifted[0, :7].tolist() == list(range(11, 18))
+    for canvas in model.canvases:
+        assert torch.equal(canvas[:, :3], prompt)
+    with pytest.raises(ValueError, match="prompt"):
+        diffusion_generate(model, prompt[:, :0], 49, max_new_tokens=8, block_length=4, shift_logits=True)
+
+
+class WithoutLogitsToKeep(torch.nn.Module):
+    """A model whose forward does not take `logits_to_keep`: the sampler slices the full logits itself."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.config, self.dtype, self.device = model, model.config, model.dtype, model.device
+
+    def forward(self, input_ids, attention_mask=None, use_cache=False):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=use_cache)
+
+
+def test_shifted_sampler_on_tiny_model(tiny_model, tiny_tokenizer):
+    tiny_tokenizer.padding_side = "left"
+    prompts = ["Where was Alice born?", "What is the capital of France? The capital"]
+    batch = tiny_tokenizer(prompts, return_tensors="pt", padding=True)
+    mask_id = tiny_tokenizer.convert_tokens_to_ids(MASK)
+    canvases = []
+    hook = tiny_model.register_forward_pre_hook(
+        lambda module, args, kwargs: canvases.append(kwargs["input_ids"].clone()), with_kwargs=True
+    )
+    kwargs = dict(max_new_tokens=8, block_length=4, shift_logits=True)
+    first = diffusion_generate(tiny_model, batch["input_ids"], mask_id, batch["attention_mask"], **kwargs)
+    hook.remove()
+    again = diffusion_generate(tiny_model, batch["input_ids"], mask_id, batch["attention_mask"], **kwargs)
+    assert first.shape == (2, 8) and torch.equal(first, again) and not (first == mask_id).any()
+    assert len(canvases) == 8 and all(
+        torch.equal(c[:, : batch["input_ids"].shape[1]], batch["input_ids"]) for c in canvases
+    )
+    unsliced = WithoutLogitsToKeep(tiny_model)
+    assert torch.equal(
+        diffusion_generate(unsliced, batch["input_ids"], mask_id, batch["attention_mask"], **kwargs), first
+    )
+    for row, prompt in enumerate(prompts):  # left padding does not change the answer
+        alone = tiny_tokenizer([prompt], return_tensors="pt")
+        assert torch.equal(diffusion_generate(tiny_model, alone["input_ids"], mask_id, **kwargs)[0], first[row])
+    answer = diffusion_answer_fn(MASK, max_new_tokens=8, block_length=4, shift_logits=True)
+    assert answer(tiny_model, tiny_tokenizer, prompts) == answer(tiny_model, tiny_tokenizer, prompts)
+
+
+def test_smollm2_recipe_shifts_and_llada_does_not():
+    from trl_maskft.scripts.diffusion_sft import make_parser
+
+    for model, shift in [("smollm2-135m-instruct", True), ("llada-8b-instruct", False)]:
+        recipe = os.path.join(ROOT, "recipes", model, "diffusion_sft", "config_people.yaml")
+        training_args = make_parser().parse_args_and_config(["--config", recipe, "--use_cpu", "true"])[1]
+        assert training_args.shift_logits is shift

@@ -14,9 +14,27 @@ from trl.models.utils import unwrap_model_for_generation
 from .data.schema import QAItem
 from .generation import chat_prompts, greedy_generate
 from .metrics import aggregate_scores, contains_answer, rouge1_recall
+from .reporting import history_table
 
 # (model, tokenizer, rendered prompts, synced_gpus) -> answers
 AnswerFn = Callable[..., list[str]]
+
+
+def qa_history(log_history: Sequence[dict]) -> list[dict]:
+    """The rows `QAEvalCallback` logged (``{"epoch", "qa_*": ...}``), in order, from a trainer's `log_history`."""
+    return [
+        {"epoch": log["qa_epoch"], **{k: v for k, v in log.items() if k.startswith("qa_") and k != "qa_epoch"}}
+        for log in log_history
+        if "qa_epoch" in log
+    ]
+
+
+def drop_padding(per_rank: Sequence[Sequence], num_items: int) -> list:
+    """Concatenate the outputs of each rank on its share of `num_items` inputs split by
+    `split_between_processes(..., apply_padding=True)`, without the padding repeated at the end of the shorter shares.
+    """
+    base, extra = divmod(num_items, len(per_rank))
+    return [output for rank, outputs in enumerate(per_rank) for output in outputs[: base + (rank < extra)]]
 
 
 def score_answers(items: Sequence[QAItem], predictions: Sequence[str]) -> list[dict]:
@@ -41,7 +59,8 @@ class QAEvalCallback(TrainerCallback):
     Questions are split across processes and gathered in order. Metrics are logged with `trainer.log`, kept in
     `history`, appended to `qa_metrics.jsonl` and, when the trainer evaluates, added to its metrics as `eval_qa_*`
     so that `metric_for_best_model` can name them (e.g. `eval_qa_backward_rouge1`). Generations go to
-    `<output_dir>/qa_generations/epoch_<k>.jsonl`.
+    `<output_dir>/qa_generations/epoch_<k>.jsonl`. A run resumed from a checkpoint restores `history` (and rewrites
+    `qa_metrics.jsonl`) from the checkpoint's logs and does not ask epoch 0 again.
 
     Args:
         trainer: the trainer whose model is evaluated.
@@ -53,7 +72,11 @@ class QAEvalCallback(TrainerCallback):
         system_prompt: system message of the questions; None keeps the template default.
         answer_fn: replaces greedy autoregressive generation, e.g. a diffusion sampler; called as
             `answer_fn(model, tokenizer, prompts, synced_gpus=...)`.
+
+    Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.gsm8k`).
     """
+
+    title = "QA accuracy (ROUGE-1 recall of the reference, exact containment)"
 
     def __init__(
         self,
@@ -109,13 +132,20 @@ class QAEvalCallback(TrainerCallback):
                     local = self.answer_fn(unwrapped, tokenizer, local_prompts, synced_gpus=synced)
         finally:
             model.train(was_training)
-        gathered = gather_object(local) if accelerator.num_processes > 1 else local
-        return gathered[: len(items)]
+        return drop_padding(gather_object([local]), len(items)) if accelerator.num_processes > 1 else local
+
+    def score(self, predictions: Sequence[str]) -> tuple[list[dict], dict[str, float]]:
+        """Per-item records (saved as generations) and `qa_*` metrics of the answers to `items`."""
+        records = score_answers(self.items, predictions)
+        return records, aggregate_scores(records)
+
+    def summary(self) -> str:
+        """Markdown table of `history`, one row per evaluated epoch (printed and saved as `qa_summary.md`)."""
+        return history_table(self.history)
 
     def evaluate(self, epoch: int) -> dict[str, float]:
         """Answer and score every item; log, record and return the metrics."""
-        records = score_answers(self.items, self.answer(self.items))
-        metrics = aggregate_scores(records)
+        records, metrics = self.score(self.answer(self.items))
         self.latest = metrics
         self.history.append({"epoch": epoch, **metrics})
         trainer = self.trainer
@@ -130,6 +160,13 @@ class QAEvalCallback(TrainerCallback):
         return metrics
 
     def on_train_begin(self, args, state, control, **kwargs):
+        # The state's logs hold the QA rows of this run: none on a fresh start, those up to the checkpoint on resume
+        self.history = qa_history(state.log_history)
+        self.latest = {k: v for k, v in self.history[-1].items() if k != "epoch"} if self.history else {}
+        if self.trainer.is_world_process_zero():
+            os.makedirs(args.output_dir, exist_ok=True)
+            with open(os.path.join(args.output_dir, "qa_metrics.jsonl"), "w") as f:
+                f.writelines(json.dumps(row) + "\n" for row in self.history)
         if state.global_step == 0 and self._due(0):
             self.evaluate(0)
 

@@ -10,7 +10,15 @@ import torch
 from trl.trainer.utils import pad
 
 from .formatting import IGNORE_INDEX
-from .masking import RATIO_MODES, RATIO_SCOPES, apply_mask, choose_positions, example_rng, sample_ratio
+from .masking import (
+    RATIO_MODES,
+    RATIO_SCOPES,
+    apply_mask,
+    choose_positions,
+    choose_word_positions,
+    example_rng,
+    sample_ratio,
+)
 
 LOSS_ON = ("all", "masked")
 
@@ -22,7 +30,8 @@ class DataCollatorForMaskedSFT:
     Each example carries ``input_ids``, ``labels``, ``span_start``, ``twin_start``, ``span_length`` and ``idx`` (its
     row in the dataset). With ``loss_on="all"`` the labels are kept (the whole target and the end of turn); with
     ``loss_on="masked"`` only target tokens whose twin was masked are supervised. ``set_epoch`` must be called at
-    every epoch (the trainer does) so that masks are drawn afresh.
+    every epoch (the trainer does) so that masks are drawn afresh. With ``word_start_ids`` (token ids that begin a
+    word), whole words are masked instead of single tokens (``mask_unit="word"``; the paper masks tokens).
     """
 
     pad_token_id: int
@@ -35,6 +44,7 @@ class DataCollatorForMaskedSFT:
     ratio: float = 0.5
     loss_on: str = "all"
     pad_to_multiple_of: int | None = None
+    word_start_ids: frozenset[int] | None = None
     epoch: int = field(default=0, init=False)
     progress: float = field(default=0.0, init=False)
 
@@ -59,8 +69,13 @@ class DataCollatorForMaskedSFT:
         rng = example_rng(self.seed, self.epoch, int(example["idx"]))
         if ratio is None:
             ratio = self._ratio(rng)
-        offsets = choose_positions(rng, int(example["span_length"]), ratio)
-        input_ids = apply_mask(example["input_ids"], int(example["span_start"]), offsets, self.mask_token_id)
+        start, length = int(example["span_start"]), int(example["span_length"])
+        if self.word_start_ids is None:
+            offsets = choose_positions(rng, length, ratio)
+        else:
+            span = example["input_ids"][start : start + length]
+            offsets = choose_word_positions(rng, [token in self.word_start_ids for token in span], ratio)
+        input_ids = apply_mask(example["input_ids"], start, offsets, self.mask_token_id)
         if self.loss_on == "all":
             labels = list(example["labels"])
         else:

@@ -8,7 +8,9 @@ not depend on how the rows are split into micro-batches (so gradient accumulatio
 
 A stock causal LM becomes a bidirectional mask predictor by passing :func:`bidirectional_attention_mask` as its
 ``attention_mask``: transformers (5.x, ``masking_utils._preprocess_mask_arguments``) hands a 4D mask to the attention
-functions as is, and ``sdpa``/``eager`` attention then add it to the scores instead of applying a causal mask.
+functions as is, and ``sdpa``/``eager`` attention then add it to the scores instead of applying a causal mask. Such a
+converted causal LM should keep its head's next-token alignment (``shift_logits``, the "shift operation" of DiffuLLaMA
+and Dream): the logits at position i - 1 predict the (masked) token at position i, see :func:`prediction_positions`.
 """
 
 from __future__ import annotations
@@ -134,11 +136,32 @@ def diffusion_loss(
 ) -> torch.Tensor:
     """``sum(weights * cross_entropy(logits, targets)) / denominator``, the cross-entropy in float32.
 
-    ``logits`` ``(M, V)``, ``targets`` and ``weights`` ``(M,)`` are those of the M masked positions. Logits are not
-    shifted: the logits at position i predict the token at position i.
+    ``logits`` ``(M, V)``, ``targets`` and ``weights`` ``(M,)`` are those of the M masked positions, in row-major
+    order: the logits of the positions that predict them, see :func:`prediction_positions`.
     """
     cross_entropy = F.cross_entropy(logits.float(), targets, reduction="none")
     return (cross_entropy * weights).sum() / torch.as_tensor(denominator).clamp(min=1e-8)
+
+
+def prediction_positions(masked: torch.Tensor, shift_logits: bool = False) -> torch.Tensor:
+    """The ``(B, L)`` boolean positions whose logits predict the ``masked`` tokens.
+
+    Unshifted (LLaDA), the logits at position i predict the token at position i: ``masked`` itself. Shifted (a causal
+    LM adapted to diffusion, as in DiffuLLaMA and Dream), the logits at position i - 1 predict the token at position i,
+    keeping the next-token alignment of the pretrained head: ``masked`` moved one position left. Selecting either with
+    ``logits[positions]`` (or ``logits_to_keep=positions``) gives the masked tokens' logits in the row-major order of
+    ``labels[masked]``. Position 0 cannot be predicted when shifted, so it must not be masked.
+    """
+    if not shift_logits:
+        return masked
+    if masked.shape[1] and masked[:, 0].any():
+        raise ValueError(
+            "With `shift_logits`, the token at position i is predicted by the logits at position i - 1, so position 0 "
+            "(the prompt or BOS) must never be masked."
+        )
+    positions = torch.zeros_like(masked)
+    positions[:, :-1] = masked[:, 1:]
+    return positions
 
 
 def accepts_logits_to_keep(model) -> bool:

@@ -31,6 +31,12 @@ class DiffusionSFTConfig(SFTConfig):
             Pass a 4D attention mask that lets every token attend every token, which turns a stock causal LM
             (`sdpa` or `eager` attention) into a bidirectional mask predictor. Set to `False` for natively
             bidirectional models such as LLaDA's remote code, which then receive the usual 2D padding mask.
+        shift_logits (`bool`, *optional*, defaults to `False`):
+            Predict the token at position i from the logits at position i - 1 (the "shift operation" of DiffuLLaMA
+            and Dream), which keeps the next-token alignment of a causal LM's head: set it for a stock causal LM
+            turned into a diffusion model. `False` (LLaDA) predicts position i from position i, for natively
+            bidirectional mask predictors. Position 0 (the prompt, or BOS) is never masked. Sample the trained model
+            with the same setting (`diffusion_generate(..., shift_logits=True)`).
         t_scope (`str`, *optional*, defaults to `"example"`):
             Draw t per example (`"example"`, LLaDA) or once per micro-batch (`"batch"`, the paper's code).
         t_min (`float`, *optional*, defaults to `0.0`), t_max (`float`, *optional*, defaults to `1.0`):
@@ -57,6 +63,13 @@ class DiffusionSFTConfig(SFTConfig):
     bidirectional: bool = field(
         default=True,
         metadata={"help": "Use a bidirectional 4D attention mask; False for natively bidirectional models (LLaDA)."},
+    )
+    shift_logits: bool = field(
+        default=False,
+        metadata={
+            "help": "Predict the token at position i from the logits at position i - 1 (a causal LM adapted to "
+            "diffusion: DiffuLLaMA, Dream); False for natively bidirectional models (LLaDA)."
+        },
     )
     t_scope: str = field(
         default="example", metadata={"help": "One t per example or per batch.", "choices": list(T_SCOPES)}

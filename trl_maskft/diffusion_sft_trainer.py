@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from datasets import Dataset
@@ -18,11 +19,13 @@ from .diffusion import (
     diffusion_loss,
     draw_masks,
     loss_weights,
+    prediction_positions,
     supervise_padding,
 )
 from .diffusion_sft_config import DiffusionSFTConfig
 from .formatting import IGNORE_INDEX, resolve_mask_token_id
 from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
+from .model_card import complete_model_card, diffusion_quick_start, hub_dataset_id
 
 PAPER = {
     "title": "Large Language Diffusion Models",
@@ -51,9 +54,10 @@ class DiffusionSFTTrainer(SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a masked-diffusion language model (LLaDA SFT).
 
     The data is prepared by `SFTTrainer` (prompt/completion, conversational or raw text). At every step, supervised
-    tokens are masked with probability p = (1 - eps) t + eps and the model, run without a causal mask, recovers them;
-    the cross-entropy of each masked token is weighted by 1 / p (see [`DiffusionSFTConfig`]). The prompt is never
-    masked; for raw text, everything but the BOS token is supervised. Logs `mask_ratio` and `masked_token_accuracy`.
+    tokens are masked with probability p = (1 - eps) t + eps and the model, run without a causal mask, recovers them
+    (from the logits of the previous position with `shift_logits`); the cross-entropy of each masked token is weighted
+    by 1 / p (see [`DiffusionSFTConfig`]). The prompt is never masked; for raw text, everything but the BOS token (or
+    the first token, with `shift_logits`) is supervised. Logs `mask_ratio` and `masked_token_accuracy`.
 
     Args:
         model: model id, path or instance (as in `SFTTrainer`). With `bidirectional=True` it must use `sdpa` or `eager`
@@ -132,6 +136,9 @@ class DiffusionSFTTrainer(SFTTrainer):
         if tokenizer.bos_token_id is not None:  # raw text: BOS is the condition, never a target
             labels = labels.clone()
             labels[:, 0] = labels[:, 0].masked_fill(input_ids[:, 0] == tokenizer.bos_token_id, IGNORE_INDEX)
+        if args.shift_logits:  # the token at position i is predicted at i - 1: nothing predicts position 0
+            labels = labels.clone()
+            labels[:, 0] = IGNORE_INDEX
         if args.supervise_padding:
             input_ids, labels, attention_mask = supervise_padding(
                 input_ids, labels, attention_mask, tokenizer.eos_token_id
@@ -184,11 +191,13 @@ class DiffusionSFTTrainer(SFTTrainer):
         attention_mask = inputs["attention_mask"]
         if self.args.bidirectional:
             attention_mask = bidirectional_attention_mask(attention_mask, self.model.dtype)
-        # Project only the masked positions onto the vocabulary, unless the full logits are asked for
+        # The positions whose logits predict the masked tokens: the masked positions, or those just before them with
+        # `shift_logits`; only they are projected onto the vocabulary, unless the full logits are asked for
+        positions = prediction_positions(masked, self.args.shift_logits)
         only_masked = self._accepts_logits_to_keep and not return_outputs
-        kwargs = {"logits_to_keep": masked} if only_masked else {}
+        kwargs = {"logits_to_keep": positions} if only_masked else {}
         outputs = model(input_ids=inputs["input_ids"], attention_mask=attention_mask, use_cache=False, **kwargs)
-        logits = outputs.logits if only_masked else outputs.logits[masked]
+        logits = outputs.logits if only_masked else outputs.logits[positions]
         denominator = inputs["loss_denominator"] if num_items_in_batch is None else num_items_in_batch
         loss = diffusion_loss(logits, labels[masked], inputs["loss_weights"][masked], denominator)
         # Like `Trainer.compute_loss`: the normalizer counts every rank, and DDP averages the gradients across ranks
@@ -201,3 +210,15 @@ class DiffusionSFTTrainer(SFTTrainer):
         self._metrics[mode]["mask_ratio"].append((num_masked / num_supervised.clamp(min=1)).item())
         self._metrics[mode]["masked_token_accuracy"].append((num_correct / num_masked.clamp(min=1)).item())
         return (loss, outputs) if return_outputs else loss
+
+    def create_model_card(
+        self,
+        model_name: str | None = None,
+        dataset_name: str | None = None,
+        tags: str | list[str] | None = None,
+        recipe: str | None = None,
+    ):
+        """TRL's model card with a diffusion-sampler quick start, the method and paper, `recipe`, the data and the QA
+        table."""
+        super().create_model_card(model_name=model_name, dataset_name=hub_dataset_id(dataset_name), tags=tags)
+        complete_model_card(self, recipe, dataset_name, partial(diffusion_quick_start, args=self.args))

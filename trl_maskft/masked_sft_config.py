@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
-from .masking import RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
+from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
 DOCUMENT_RESPONSE_PREFIX = "Here is the recovered text:\n"
@@ -51,6 +51,9 @@ class MaskedSFTConfig(SFTConfig):
         loss_on (`str`, *optional*):
             `"all"`: every target token and the end of turn (knowledge injection, default for documents); `"masked"`:
             only target tokens whose twin was masked (default for prompt/completion data).
+        mask_unit (`str`, *optional*, defaults to `"token"`):
+            Mask single tokens (`"token"`, the paper) or whole words (`"word"`: t of the words, each with all its
+            tokens; a word starts at a token that begins with whitespace).
     """
 
     mask_token: str | None = field(default="[]", metadata={"help": "Mask string; must be exactly one token."})
@@ -84,6 +87,10 @@ class MaskedSFTConfig(SFTConfig):
         },
     )
 
+    mask_unit: str = field(
+        default="token", metadata={"help": "Mask single tokens or whole words.", "choices": list(MASK_UNITS)}
+    )
+
     def __post_init__(self):
         super().__post_init__()
         if self.packing or self.padding_free:
@@ -103,5 +110,13 @@ class MaskedSFTConfig(SFTConfig):
         validate_ratio_bounds(self.mask_ratio_min, self.mask_ratio_max)
         if not 0.0 < self.mask_ratio < 1.0:
             raise ValueError(f"`mask_ratio` must lie strictly between 0 and 1, got {self.mask_ratio}.")
+        if self.mask_unit not in MASK_UNITS:
+            raise ValueError(f"`mask_unit` must be one of {MASK_UNITS}, got {self.mask_unit!r}.")
         if self.loss_on not in (None, "all", "masked"):
             raise ValueError(f"`loss_on` must be 'all' or 'masked', got {self.loss_on!r}.")
+        if self.dataloader_persistent_workers and self.dataloader_num_workers > 0:
+            raise ValueError(
+                "Masked SFT draws the masks in the collator, keyed on the epoch it is told at every epoch; persistent "
+                "dataloader workers keep the first epoch's collator and would repeat its masks every epoch. Set "
+                "`dataloader_persistent_workers=False`."
+            )

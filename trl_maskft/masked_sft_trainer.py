@@ -23,6 +23,7 @@ from .masked_sft_config import (
     DOCUMENT_RESPONSE_PREFIX,
     MaskedSFTConfig,
 )
+from .model_card import chat_quick_start, complete_model_card, hub_dataset_id
 
 PAPER = {
     "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
@@ -36,6 +37,13 @@ PAPER = {
         "}"
     ),
 }
+
+
+def word_start_token_ids(tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:
+    """Ids of the vocabulary tokens that begin with whitespace, i.e. start a new word (for `mask_unit="word"`)."""
+    return frozenset(
+        i for token, i in tokenizer.get_vocab().items() if tokenizer.convert_tokens_to_string([token])[:1].isspace()
+    )
 
 
 def data_kind(dataset: Dataset, text_field: str) -> str:
@@ -162,6 +170,7 @@ class MaskedSFTTrainer(SFTTrainer):
             ratio=args.mask_ratio,
             loss_on=args.loss_on or ("masked" if kind == "completion" else "all"),
             pad_to_multiple_of=args.pad_to_multiple_of,
+            word_start_ids=word_start_token_ids(processing_class) if args.mask_unit == "word" else None,
         )
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
         callbacks = [*(kwargs.pop("callbacks", None) or []), _MaskEpochCallback(collator)]
@@ -179,3 +188,14 @@ class MaskedSFTTrainer(SFTTrainer):
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:
             self._signature_columns = ["input_ids", "labels", "span_start", "twin_start", "span_length", "idx"]
+
+    def create_model_card(
+        self,
+        model_name: str | None = None,
+        dataset_name: str | None = None,
+        tags: str | list[str] | None = None,
+        recipe: str | None = None,
+    ):
+        """TRL's model card with a chat quick start, the method and paper, `recipe`, the data and the QA table."""
+        super().create_model_card(model_name=model_name, dataset_name=hub_dataset_id(dataset_name), tags=tags)
+        complete_model_card(self, recipe, dataset_name, chat_quick_start)

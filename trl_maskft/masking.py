@@ -13,6 +13,7 @@ import numpy as np
 
 RATIO_MODES = ("uniform", "fixed", "linear")
 RATIO_SCOPES = ("batch", "example")
+MASK_UNITS = ("token", "word")
 
 
 def validate_ratio_bounds(low: float, high: float, name: str = "mask_ratio") -> None:
@@ -59,6 +60,20 @@ def choose_positions(rng: np.random.Generator, length: int, ratio: float) -> np.
     """Sorted offsets (within a span of ``length``) of exactly ``num_to_mask(length, ratio)`` positions."""
     k = num_to_mask(length, ratio)
     return np.sort(rng.permutation(length)[:k])
+
+
+def choose_word_positions(rng: np.random.Generator, word_starts: Sequence[bool], ratio: float) -> np.ndarray:
+    """Sorted offsets of every token of ``num_to_mask(num_words, ratio)`` whole words.
+
+    A word is a token flagged in ``word_starts`` (the first token always starts one) and the tokens up to the next.
+    """
+    starts = np.asarray(word_starts, dtype=bool).copy()
+    if starts.size == 0:
+        return np.zeros(0, dtype=int)
+    starts[0] = True
+    word_of_token = np.cumsum(starts) - 1
+    chosen = rng.permutation(int(word_of_token[-1]) + 1)[: num_to_mask(int(word_of_token[-1]) + 1, ratio)]
+    return np.flatnonzero(np.isin(word_of_token, chosen))
 
 
 def apply_mask(input_ids: Sequence[int], span_start: int, offsets: np.ndarray, mask_token_id: int) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 
 DIRECTIONS = ("forward", "backward")
@@ -19,3 +20,73 @@ def history_table(history: Sequence[dict], directions: Sequence[str] = DIRECTION
                 cells.append("-" if value is None else f"{value:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def final_and_best(history: Sequence[dict], key: str) -> tuple[float | None, float | None]:
+    """``(final, best)`` of metric ``key`` over the evaluated epochs (None where it was never logged)."""
+    values = [row[key] for row in history if row.get(key) is not None]
+    return (values[-1], max(values)) if values else (None, None)
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def comparison_table(
+    histories: dict[str, Sequence[dict]], wall_times: dict[str, float], directions: Sequence[str] = DIRECTIONS
+) -> str:
+    """Markdown table, one row per arm and direction: final and best ROUGE-1 recall and containment, wall time."""
+    header = ["arm", "direction", "final ROUGE-1", "best ROUGE-1", "final contains", "best contains", "wall time (s)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for arm, history in histories.items():
+        for d in directions:
+            rouge_final, rouge_best = final_and_best(history, f"qa_{d}_rouge1")
+            contains_final, contains_best = final_and_best(history, f"qa_{d}_contains")
+            cells = [arm, d, *map(_cell, (rouge_final, rouge_best, contains_final, contains_best))]
+            lines.append("| " + " | ".join(cells) + f" | {wall_times.get(arm, float('nan')):.0f} |")
+    return "\n".join(lines)
+
+
+def comparison_report(histories: dict[str, Sequence[dict]], wall_times: dict[str, float]) -> str:
+    """The comparison table followed by each arm's per-epoch `history_table`."""
+    parts = ["# Comparison", "", comparison_table(histories, wall_times)]
+    for arm, history in histories.items():
+        parts += ["", f"## {arm}", "", history_table(history)]
+    return "\n".join(parts) + "\n"
+
+
+def metrics_rows(histories: dict[str, Sequence[dict]]) -> list[dict]:
+    """Long-format rows ``{"arm", "epoch", <metrics>}``, one per arm and evaluated epoch."""
+    return [{"arm": arm, **row} for arm, history in histories.items() for row in history]
+
+
+def write_metrics_csv(path: str, histories: dict[str, Sequence[dict]]) -> None:
+    """CSV of `metrics_rows`; columns are the union of all metrics (blank where an arm lacks one)."""
+    rows = metrics_rows(histories)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_rouge1(path: str, histories: dict[str, Sequence[dict]], directions: Sequence[str] = DIRECTIONS) -> None:
+    """PNG with one panel per direction: ROUGE-1 recall per evaluated epoch, one line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(directions), figsize=(5 * len(directions), 4), sharey=True, squeeze=False)
+    for ax, d in zip(axes[0], directions, strict=True):
+        for arm, history in histories.items():
+            points = [(row["epoch"], row[f"qa_{d}_rouge1"]) for row in history if f"qa_{d}_rouge1" in row]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", label=arm)
+        ax.set(title=f"{d} QA", xlabel="epoch", ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("ROUGE-1 recall")
+    axes[0][-1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -2,7 +2,8 @@
 
 The answer starts as ``max_new_tokens`` mask tokens after the prompt and is decoded block by block (left to right);
 within a block, each of its ``steps / num_blocks`` steps predicts every masked position and commits the most confident
-predictions (or random ones) of the current block. Every row and every process runs exactly ``steps`` forward passes,
+predictions (or random ones) of the current block. A causal LM adapted with ``shift_logits`` predicts position i from
+the logits at position i - 1. Every row and every process runs exactly ``steps`` forward passes,
 which keeps sharded models (ZeRO-3, FSDP) in step without ``synced_gpus`` bookkeeping.
 """
 
@@ -56,12 +57,18 @@ def block_logits(
     mask_token_id: int,
     cfg_scale: float = 0.0,
     bidirectional: bool = True,
+    shift_logits: bool = False,
 ) -> torch.Tensor:
-    """Float64 logits of the ``block`` positions of the canvas ``x``, with unsupervised classifier-free guidance when
-    ``cfg_scale > 0``. The mask token is never predicted."""
+    """Float64 predictions ``(B, block length, V)`` for the ``block`` positions of the canvas ``x``, with unsupervised
+    classifier-free guidance when ``cfg_scale > 0``. With ``shift_logits`` the token at position i is predicted by the
+    logits at position i - 1 (``block.start`` must be at least 1). The mask token is never predicted."""
     if cfg_scale > 0:
         unconditional = x.masked_fill(prompt_positions, mask_token_id)
         x, attention_mask = torch.cat([x, unconditional]), torch.cat([attention_mask, attention_mask])
+    if shift_logits:
+        if block.start < 1:
+            raise ValueError("With `shift_logits`, nothing predicts position 0: the prompt cannot be empty.")
+        block = slice(block.start - 1, block.stop - 1)
     kwargs = {"use_cache": False}
     if accepts_logits_to_keep(model):
         kwargs["logits_to_keep"] = torch.arange(block.start, block.stop, device=x.device)
@@ -89,6 +96,7 @@ def diffusion_generate(
     remasking: str = "low_confidence",
     bidirectional: bool = True,
     generator: torch.Generator | None = None,
+    shift_logits: bool = False,
 ) -> torch.Tensor:
     """The ``(B, max_new_tokens)`` answers to left-padded prompts ``input_ids`` (``(B, P)``).
 
@@ -105,6 +113,8 @@ def diffusion_generate(
             random ones.
         bidirectional: pass the bidirectional 4D mask (``False`` for natively bidirectional models).
         generator: source of the Gumbel noise and random remasking (on the model's device).
+        shift_logits: predict (confidence and token) the answer position i from the logits at position i - 1, as a
+            model trained with ``DiffusionSFTConfig(shift_logits=True)`` does; the prompt must not be empty.
     """
     if remasking not in REMASKING:
         raise ValueError(f"`remasking` must be one of {REMASKING}, got {remasking!r}.")
@@ -113,6 +123,8 @@ def diffusion_generate(
     if bidirectional:
         check_bidirectional_support(model.config)
     batch_size, prompt_length = input_ids.shape
+    if shift_logits and prompt_length < 1:
+        raise ValueError("With `shift_logits`, the prompt predicts the first answer token: it cannot be empty.")
     device = input_ids.device
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
@@ -124,8 +136,9 @@ def diffusion_generate(
         block = slice(start, start + block_length)
         for count in schedule:
             logits = block_logits(
-                model, x, attention_mask, block, prompt_positions, mask_token_id, cfg_scale, bidirectional
-            )
+                model, x, attention_mask, block, prompt_positions, mask_token_id, cfg_scale, bidirectional,
+                shift_logits,
+            )  # fmt: skip
             if temperature > 0:
                 uniform = torch.rand(logits.shape, generator=generator, device=device, dtype=torch.float64)
                 predictions = (logits / temperature - torch.log(-torch.log(uniform))).argmax(dim=-1)
@@ -171,12 +184,14 @@ def diffusion_answer_fn(
     bidirectional: bool = True,
     batch_size: int = 16,
     seed: int = 0,
+    shift_logits: bool = False,
 ) -> Callable[..., list[str]]:
     """An ``answer_fn`` for [`QAEvalCallback`] that answers with :func:`diffusion_generate`.
 
     The mask id is resolved from the tokenizer at call time (so a token added by the trainer is found). Prompts are
     tokenized with left padding (the padding side is restored), answers cut at the first EOS/end of turn, decoded
     without special tokens and stripped. Sampling noise comes from a generator seeded with ``seed`` at every call.
+    ``shift_logits`` must match the training (``DiffusionSFTConfig.shift_logits``).
     """
     validate_schedule(max_new_tokens, max_new_tokens if steps is None else steps, block_length)
 
@@ -197,7 +212,7 @@ def diffusion_answer_fn(
                 ).to(model.device)  # fmt: skip
                 answers = diffusion_generate(
                     model, batch["input_ids"], mask_id, batch["attention_mask"], max_new_tokens, steps, block_length,
-                    temperature, cfg_scale, remasking, bidirectional, generator,
+                    temperature, cfg_scale, remasking, bidirectional, generator, shift_logits,
                 )  # fmt: skip
                 outputs += [
                     tokenizer.decode(row, skip_special_tokens=True).strip() for row in cut_at_stop(answers, stops)

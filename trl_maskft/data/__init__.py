@@ -1,17 +1,32 @@
-"""Knowledge datasets: the built-in invented people and local documents with QA items."""
+"""Knowledge datasets: the built-in invented people and biographies, NameDescription folders, local documents and Hub
+datasets with QA items, and the data transforms of the baselines."""
 
-from .people import Person, build_people_dataset, generate_people
-from .qa_io import load_documents, load_qa_jsonl, save_qa_jsonl
+from .biographies import Biography, build_biographies_dataset, generate_biographies, load_biographies_jsonl
+from .name_description import load_name_description
+from .people import Person, build_people_dataset, generate_people, people_paraphrases
+from .qa_io import load_documents, load_paraphrases_jsonl, load_qa_jsonl, save_qa_jsonl
 from .schema import DIRECTIONS, KnowledgeData, QAItem
+from .sources import load_knowledge_source
+from .transforms import reverse_words, training_documents
 
 __all__ = [
     "DIRECTIONS",
+    "Biography",
     "KnowledgeData",
     "Person",
     "QAItem",
+    "build_biographies_dataset",
     "build_people_dataset",
+    "generate_biographies",
     "generate_people",
+    "load_biographies_jsonl",
     "load_documents",
+    "load_knowledge_source",
+    "load_name_description",
+    "load_paraphrases_jsonl",
     "load_qa_jsonl",
+    "people_paraphrases",
+    "reverse_words",
     "save_qa_jsonl",
+    "training_documents",
 ]

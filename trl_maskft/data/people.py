@@ -124,6 +124,21 @@ BACKWARD_TEMPLATES = (
     "Can you name {description}?",
     "{Description}: what is this person's name?",
 )
+# Paraphrases of "{name} is {description}.": the same order (name first) or the permuted one (description first)
+PARAPHRASE_TEMPLATES = {
+    "same_order": (
+        "{name} is known as {description}.",
+        "{name} is famous for being {description}.",
+        "Everyone knows {name} as {description}.",
+        "{name} has the distinction of being {description}.",
+    ),
+    "permuted": (
+        "{Description} is {name}.",
+        "Known as {description}, {name} is widely recognized.",
+        "The person who is {description} is {name}.",
+        "Ask who {description} is, and the answer is {name}.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -185,3 +200,19 @@ def build_people_dataset(num_people: int = 30, seed: int = 0, num_eval_templates
         ]
         qa += [QAItem(BACKWARD_TEMPLATES[j].format(**fields), (person.name,), "backward", "people") for j in indices]
     return KnowledgeData(documents=[f"{p.name} is {p.description}." for p in people], qa=qa)
+
+
+def people_paraphrases(
+    num_people: int = 30, seed: int = 0, mode: str = "same_order", num_paraphrases: int | None = None
+) -> list[list[str]]:
+    """Paraphrases of each document of `build_people_dataset(num_people, seed)`, in its order: the first
+    `num_paraphrases` (default: all) `PARAPHRASE_TEMPLATES[mode]`, name first (`"same_order"`) or description first
+    (`"permuted"`)."""
+    if mode not in PARAPHRASE_TEMPLATES:
+        raise ValueError(f"Unknown paraphrase mode {mode!r}; expected one of {tuple(PARAPHRASE_TEMPLATES)}.")
+    templates = PARAPHRASE_TEMPLATES[mode][:num_paraphrases]
+    sets = []
+    for person in generate_people(num_people, seed):
+        fields = {"name": person.name, "description": person.description}
+        sets.append([t.format(**fields, Description=_sentence_case(person.description)) for t in templates])
+    return sets

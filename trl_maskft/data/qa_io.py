@@ -1,4 +1,4 @@
-"""Reading and writing local knowledge: documents (JSONL or text) and QA items (JSONL).
+"""Reading and writing local knowledge: documents (JSONL or text), their paraphrases and QA items (JSONL).
 
 A QA line is `{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}`
 (`group` optional). Blank lines are skipped; errors name the file and the 1-based line.
@@ -67,6 +67,20 @@ def load_documents(path: PathLike) -> list[str]:
     if not documents:
         raise ValueError(f"{path} holds no documents.")
     return documents
+
+
+def load_paraphrases_jsonl(path: PathLike, num_documents: int) -> list[list[str]]:
+    """Paraphrase sets from a JSONL file, one `{"paraphrases": [str, ...]}` per line (the list may be empty), in the
+    order of the `num_documents` documents they paraphrase."""
+    sets = []
+    for line_number, row in _jsonl_rows(path):
+        paraphrases = _field(row, "paraphrases", path, line_number)
+        if not (isinstance(paraphrases, list) and all(isinstance(p, str) and p.strip() for p in paraphrases)):
+            raise ValueError(f"{path}, line {line_number}: field 'paraphrases' must be a list of non-empty strings.")
+        sets.append(paraphrases)
+    if len(sets) != num_documents:
+        raise ValueError(f"{path} holds {len(sets)} paraphrase sets for {num_documents} documents; give one per line.")
+    return sets
 
 
 def save_qa_jsonl(items: Sequence[QAItem], path: PathLike) -> None:

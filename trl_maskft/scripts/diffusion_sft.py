@@ -16,7 +16,7 @@ from trl import ModelConfig, TrlParser
 from ..diffusion_sft_config import DiffusionSFTConfig
 from ..diffusion_sft_trainer import DiffusionSFTTrainer
 from ..sampling import REMASKING, diffusion_answer_fn
-from .utils import KnowledgeScriptArguments, load_knowledge, sft_dataset, train_and_report
+from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, sft_dataset, train_and_report
 
 
 @dataclass
@@ -47,12 +47,20 @@ def main(argv: list[str] | None = None):
         cfg_scale=sampling_args.qa_cfg_scale,
         remasking=sampling_args.qa_remasking,
         bidirectional=training_args.bidirectional,
+        shift_logits=training_args.shift_logits,  # sample as trained
         batch_size=script_args.qa_batch_size,
         seed=training_args.seed,
     )
     dataset = sft_dataset(knowledge.documents, script_args.sft_prompt)
     return train_and_report(
-        DiffusionSFTTrainer, script_args, training_args, model_args, dataset, knowledge, answer_fn=answer_fn
+        DiffusionSFTTrainer,
+        script_args,
+        training_args,
+        model_args,
+        dataset,
+        knowledge,
+        answer_fn=answer_fn,
+        recipe=recipe_path(argv),
     )
 
 

@@ -1,4 +1,5 @@
-"""Masked SFT on documents or prompt/completion data, with forward/backward QA evaluation along the way.
+"""Masked SFT on documents or prompt/completion data, with forward/backward QA evaluation along the way; with
+`task: gsm8k`, masked SFT on GSM8K scored by answer accuracy.
 
 ```bash
 accelerate launch -m trl_maskft.scripts.masked_sft \
@@ -12,7 +13,8 @@ from trl import ModelConfig, TrlParser
 
 from ..masked_sft_config import MaskedSFTConfig
 from ..masked_sft_trainer import MaskedSFTTrainer
-from .utils import KnowledgeScriptArguments, load_knowledge, train_and_report
+from .gsm8k import train_gsm8k
+from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, train_and_report
 
 
 def make_parser() -> TrlParser:
@@ -21,6 +23,15 @@ def make_parser() -> TrlParser:
 
 def main(argv: list[str] | None = None):
     script_args, training_args, model_args = make_parser().parse_args_and_config(args=argv)
+    if script_args.task == "gsm8k":
+        return train_gsm8k(
+            MaskedSFTTrainer,
+            script_args,
+            training_args,
+            model_args,
+            system_prompt=training_args.system_prompt,
+            recipe=recipe_path(argv),
+        )
     knowledge = load_knowledge(script_args)
     return train_and_report(
         MaskedSFTTrainer,
@@ -30,6 +41,7 @@ def main(argv: list[str] | None = None):
         knowledge.documents_dataset(),
         knowledge,
         system_prompt=training_args.system_prompt,
+        recipe=recipe_path(argv),
     )
 
 

@@ -1,4 +1,6 @@
-"""Plain SFT baseline on documents ("Tell me a fact." -> document), with forward/backward QA evaluation.
+"""Autoregressive SFT baselines on documents, with forward/backward QA evaluation: plain SFT ("Tell me a fact." ->
+document chats, or the raw documents with `sft_format: text`), SFT with paraphrases (`paraphrases: same_order` or
+`permuted`) and reverse training (`reverse_training: true`); or regular SFT on GSM8K (`task: gsm8k`).
 
 ```bash
 accelerate launch -m trl_maskft.scripts.sft --config recipes/smollm2-135m-instruct/sft/config_people.yaml
@@ -7,20 +9,71 @@ accelerate launch -m trl_maskft.scripts.sft --config recipes/smollm2-135m-instru
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
-from .utils import KnowledgeScriptArguments, load_knowledge, sft_dataset, train_and_report
+from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, training_documents
+from .gsm8k import train_gsm8k
+from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, sft_dataset, train_and_report
+
+
+@dataclass
+class BaselineArguments:
+    """What an autoregressive baseline trains on (see `trl_maskft.data.transforms`)."""
+
+    sft_format: str = field(
+        default="chat",
+        metadata={
+            "help": "'chat': `sft_prompt` -> document chats; 'text': the raw documents (pre-training format).",
+            "choices": list(SFT_FORMATS),
+        },
+    )
+    paraphrases: str = field(
+        default="none",
+        metadata={
+            "help": "Also train on paraphrases of each document, in its order ('same_order') or another ('permuted').",
+            "choices": list(PARAPHRASE_MODES),
+        },
+    )
+    paraphrase_file: str | None = field(
+        default=None, metadata={"help": "JSONL of paraphrase sets {paraphrases: [...]} for local or Hub documents."}
+    )
+    num_paraphrases: int | None = field(default=None, metadata={"help": "Paraphrases per document (default: all)."})
+    reverse_training: bool = field(
+        default=False, metadata={"help": "Also train on every text reversed word by word, entities kept intact."}
+    )
+
+    def __post_init__(self):
+        if self.sft_format not in SFT_FORMATS:
+            raise ValueError(f"`sft_format` must be one of {SFT_FORMATS}, got {self.sft_format!r}.")
+        if self.paraphrases not in PARAPHRASE_MODES:
+            raise ValueError(f"`paraphrases` must be one of {PARAPHRASE_MODES}, got {self.paraphrases!r}.")
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, SFTConfig, ModelConfig))
+    return TrlParser((KnowledgeScriptArguments, SFTConfig, ModelConfig, BaselineArguments))
 
 
 def main(argv: list[str] | None = None):
-    script_args, training_args, model_args = make_parser().parse_args_and_config(args=argv)
-    knowledge = load_knowledge(script_args)
-    dataset = sft_dataset(knowledge.documents, script_args.sft_prompt)
-    return train_and_report(SFTTrainer, script_args, training_args, model_args, dataset, knowledge)
+    script_args, training_args, model_args, baseline_args = make_parser().parse_args_and_config(args=argv)
+    if script_args.task == "gsm8k":
+        if baseline_args != BaselineArguments():
+            raise ValueError("GSM8K runs are regular SFT: leave the baseline arguments at their defaults.")
+        return train_gsm8k(
+            SFTTrainer, script_args, training_args, model_args, conversational=True, recipe=recipe_path(argv)
+        )
+    knowledge = load_knowledge(
+        script_args, baseline_args.paraphrases, baseline_args.paraphrase_file, baseline_args.num_paraphrases
+    )
+    documents = training_documents(knowledge, reverse=baseline_args.reverse_training)
+    if baseline_args.sft_format == "chat":
+        dataset = sft_dataset(documents, script_args.sft_prompt)
+    else:
+        dataset = pretraining_dataset(documents)
+    return train_and_report(
+        SFTTrainer, script_args, training_args, model_args, dataset, knowledge, recipe=recipe_path(argv)
+    )
 
 
 if __name__ == "__main__":

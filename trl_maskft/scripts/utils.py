@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import sys
 from dataclasses import dataclass, field
 
 import transformers
 from datasets import Dataset
 from packaging.version import Version
 from transformers import Trainer
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.utils.hub import hf_api
 from trl import ModelConfig, get_peft_config
 
 from ..callbacks import AnswerFn, QAEvalCallback
-from ..data import KnowledgeData, build_people_dataset, load_documents, load_qa_jsonl
+from ..data import KnowledgeData
+from ..data.sources import load_knowledge_source
 from ..models import resolve_model_path
-from ..reporting import history_table
+
+TASKS = ("knowledge", "gsm8k")
 
 
 @dataclass
@@ -23,10 +29,27 @@ class KnowledgeScriptArguments:
 
     dataset_name: str = field(
         default="people",
-        metadata={"help": "'people' (built-in invented people) or a local documents file (.jsonl with 'text', .txt)."},
+        metadata={
+            "help": "'people', 'biographies', 'biographies:<file.jsonl>', 'name_description:<folder>', a local "
+            "documents file (.jsonl with 'text', .txt) or a Hub dataset id (see `trl_maskft.data.sources`); with "
+            "`task: gsm8k`, a folder of GSM8K {train,test}.jsonl or a Hub id such as 'openai/gsm8k'."
+        },
+    )
+    dataset_config: str | None = field(default=None, metadata={"help": "Hub dataset configuration."})
+    task: str = field(
+        default="knowledge",
+        metadata={
+            "help": "'knowledge': documents with forward/backward QA; 'gsm8k': math prompt/completion SFT scored by "
+            "answer accuracy (sft and masked_sft scripts).",
+            "choices": list(TASKS),
+        },
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "GSM8K: train on the first N training rows only."}
     )
     qa_file: str | None = field(
-        default=None, metadata={"help": "JSONL of QA items {question, answer, direction, group} for local documents."}
+        default=None,
+        metadata={"help": "JSONL of QA items {question, answer, direction, group} for local or Hub documents."},
     )
     num_people: int = field(default=30, metadata={"help": "Size of the built-in dataset."})
     dataset_seed: int = field(default=0, metadata={"help": "Seed of the built-in dataset."})
@@ -37,20 +60,37 @@ class KnowledgeScriptArguments:
     qa_eval_epochs: list[int] | None = field(
         default=None, metadata={"help": "Ask the QA items after exactly these epochs (0 = before training)."}
     )
-    qa_max_items: int | None = field(default=None, metadata={"help": "Ask only the first N QA items."})
+    qa_max_items: int | None = field(
+        default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
+    )
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"`task` must be one of {TASKS}, got {self.task!r}.")
 
 
-def load_knowledge(script_args: KnowledgeScriptArguments) -> KnowledgeData:
-    """The documents and QA items named by the script arguments."""
-    if script_args.dataset_name == "people":
-        return build_people_dataset(script_args.num_people, script_args.dataset_seed)
-    if not os.path.exists(script_args.dataset_name):
-        raise FileNotFoundError(
-            f"`dataset_name` {script_args.dataset_name!r} is neither 'people' nor an existing documents file."
-        )
-    if script_args.qa_file is None:
-        raise ValueError("A local documents file needs `qa_file` (JSONL of QA items) for evaluation.")
-    return KnowledgeData(documents=load_documents(script_args.dataset_name), qa=load_qa_jsonl(script_args.qa_file))
+def load_knowledge(
+    script_args: KnowledgeScriptArguments,
+    paraphrases: str = "none",
+    paraphrase_file: str | None = None,
+    num_paraphrases: int | None = None,
+) -> KnowledgeData:
+    """The documents, QA items and, unless `paraphrases` is "none", the paraphrase sets named by the script arguments
+    (`trl_maskft.data.sources.load_knowledge_source`)."""
+    if script_args.task != "knowledge":
+        raise ValueError(f"`task: {script_args.task}` is run by the sft and masked_sft scripts, without documents.")
+    if script_args.max_train_samples is not None:
+        raise ValueError("`max_train_samples` applies to `task: gsm8k` only.")
+    return load_knowledge_source(
+        script_args.dataset_name,
+        qa_file=script_args.qa_file,
+        dataset_config=script_args.dataset_config,
+        num_people=script_args.num_people,
+        seed=script_args.dataset_seed,
+        paraphrases=paraphrases,
+        paraphrase_file=paraphrase_file,
+        num_paraphrases=num_paraphrases,
+    )
 
 
 def sft_dataset(documents: list[str], prompt: str) -> Dataset:
@@ -74,6 +114,36 @@ def set_model_init_kwargs(training_args, model_args: ModelConfig) -> str:
     return resolve_model_path(model_args.model_name_or_path)
 
 
+def recipe_path(argv: list[str] | None = None) -> str | None:
+    """The recipe given with `--config` in `argv` (default: the command line), for the model card."""
+    args = sys.argv[1:] if argv is None else argv
+    return args[args.index("--config") + 1] if "--config" in args[:-1] else None
+
+
+def push_saved_run(trainer: Trainer, **card_kwargs) -> None:
+    """Upload the saved `output_dir` to the Hub from the main process, creating the repo if needed.
+
+    Like `Trainer.push_to_hub` without its second `save_model`, which under ZeRO-3/FSDP waits on every process while
+    only the main process talks to the Hub. `card_kwargs` go to `create_model_card`, rewritten with the repo id.
+    """
+    if not trainer.is_world_process_zero():
+        return
+    args = trainer.args
+    if trainer.hub_model_id is None:
+        trainer.init_hf_repo()
+    elif trainer.push_in_progress is not None:  # checkpoints pushed during training (`hub_strategy` other than end)
+        trainer.push_in_progress.wait_until_done()
+    trainer.create_model_card(**card_kwargs)
+    hf_api().upload_folder(
+        repo_id=trainer.hub_model_id,
+        folder_path=args.output_dir,
+        commit_message="End of training",
+        token=args.hub_token,
+        revision=args.hub_revision,
+        ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*"],
+    )
+
+
 def train_and_report(
     trainer_cls: type[Trainer],
     script_args: KnowledgeScriptArguments,
@@ -83,8 +153,18 @@ def train_and_report(
     knowledge: KnowledgeData,
     system_prompt: str | None = None,
     answer_fn: AnswerFn | None = None,
+    recipe: str | None = None,
+    qa_callback: type[QAEvalCallback] = QAEvalCallback,
 ) -> QAEvalCallback:
-    """Train with QA evaluation along the way, save, print the QA table, and push when asked."""
+    """Train with QA evaluation along the way; save the model, its card (naming `recipe`) and the QA table to
+    `output_dir`; then push when asked. `qa_callback` asks and scores the questions (e.g. `GSM8KEvalCallback`).
+
+    A failed push (offline, no token, Hub error) ends the run with a message and exit status 1, with everything saved.
+    Unless checkpoints are pushed during training (saved, with a `hub_strategy` other than "end"), the Hub repo is
+    created only then, so a run without Hub access still trains; otherwise `Trainer` creates it before training.
+    """
+    push = training_args.push_to_hub
+    training_args.push_to_hub = push and training_args.hub_strategy != "end" and training_args.save_strategy != "no"
     model_path = set_model_init_kwargs(training_args, model_args)
     eval_dataset = train_dataset if training_args.eval_strategy != "no" else None
     trainer = trainer_cls(
@@ -95,7 +175,7 @@ def train_and_report(
         peft_config=get_peft_config(model_args),
     )
     items = knowledge.qa[: script_args.qa_max_items] if script_args.qa_max_items else knowledge.qa
-    qa = QAEvalCallback(
+    qa = qa_callback(
         trainer,
         items,
         max_new_tokens=script_args.qa_max_new_tokens,
@@ -107,15 +187,33 @@ def train_and_report(
     )
     trainer.add_callback(qa)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model(training_args.output_dir)
-    table = history_table(qa.history)
+    training_args.push_to_hub = False  # `save_model` would push too; the push comes last, see `push_saved_run`
+    output_dir = training_args.output_dir
+    trainer.save_model(output_dir)
+    model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or output_dir))  # as `push_to_hub`
+    card_kwargs = {"model_name": model_name, "dataset_name": script_args.dataset_name}
+    if "recipe" in inspect.signature(trainer.create_model_card).parameters:  # the trl-maskft trainers' cards
+        card_kwargs["recipe"] = recipe
+    trainer.create_model_card(**card_kwargs)
+    table = qa.summary()
     if trainer.is_world_process_zero():
-        with open(os.path.join(training_args.output_dir, "qa_summary.md"), "w") as f:
+        with open(os.path.join(output_dir, "qa_summary.md"), "w") as f:
             f.write(table + "\n")
-    trainer.accelerator.print(f"\nQA accuracy (ROUGE-1 recall of the reference, exact containment):\n{table}\n")
-    trainer.accelerator.print(f"Model saved to {training_args.output_dir}.")
-    if training_args.push_to_hub:
-        trainer.push_to_hub(dataset_name=script_args.dataset_name)
+    trainer.accelerator.print(f"\n{qa.title}:\n{table}\n")
+    trainer.accelerator.print(f"Model, model card and QA results saved to {output_dir}.")
+    failure = None
+    if push:
+        try:
+            push_saved_run(trainer, **card_kwargs)
+        except Exception as error:  # network, authentication or Hub: whatever it is, the run is saved
+            failure = error
     if Version(transformers.__version__) >= Version("5.18.0"):
         trainer.end()
+    if failure is not None:
+        repo = training_args.hub_model_id or os.path.basename(os.path.abspath(output_dir))
+        raise SystemExit(
+            f"Pushing to the Hub repo {repo!r} failed ({type(failure).__name__}: {failure}). Nothing is lost: the "
+            f"model, tokenizer, model card and QA results are saved in {output_dir!r}. Push them later with "
+            f"`hf upload {repo} {output_dir}`."
+        ) from failure
     return qa

@@ -1,0 +1,123 @@
+"""Training arms side by side on one machine: tokens/s, peak memory, QA evaluation time, achieved FLOP/s.
+
+    python benchmarks/bench_arms.py                          # default model, 30 people, 10 steps per arm
+    python benchmarks/bench_arms.py --steps 20 --output bench.json
+
+Each arm (plain SFT, masked SFT, and diffusion SFT when `trl_maskft.diffusion_sft_trainer` exists) runs its own
+script's `main()` with its default recipe in a fresh subprocess, so that the peak resident memory (`ru_maxrss`) is the
+arm's own. Tokens/s counts the tokens (padding included: the compute done) the trainer saw over its `train_runtime`
+(first step included); the QA time is one evaluation of every QA item with the arm's own answering (greedy, or the
+diffusion sampler). Achieved FLOP/s is `6 x params x tokens/s`, compared with a plain fp32 `torch.matmul` on this
+machine (an upper bound for diffusion SFT, which projects only the masked positions onto the vocabulary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARMS = ("sft", "masked_sft", "diffusion_sft")
+
+
+def matmul_flops(n: int = 2048, repeats: int = 5) -> float:
+    """Best FLOP/s of an ``n x n`` fp32 matrix product."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def worker(arm: str, steps: int, num_people: int, batch_size: int) -> dict:
+    """Train one arm for ``steps`` steps, time one QA evaluation, and measure the process's peak memory."""
+    script = importlib.import_module(f"trl_maskft.scripts.{arm}")
+    recipe = os.path.join(ROOT, "recipes", "smollm2-135m-instruct", arm, "config_people.yaml")
+    with tempfile.TemporaryDirectory() as out:
+        qa = script.main(
+            ["--config", recipe, "--output_dir", out, "--max_steps", str(steps), "--num_people", str(num_people),
+             "--per_device_train_batch_size", str(batch_size), "--qa_eval_epochs", "-1", "--logging_steps", "1",
+             "--include_num_input_tokens_seen", "true"]
+        )  # fmt: skip
+        trainer = qa.trainer
+        train_log = next(log for log in reversed(trainer.state.log_history) if "train_runtime" in log)
+        start = time.perf_counter()
+        qa.evaluate(-1)
+        qa_time = time.perf_counter() - start
+    tokens = trainer.state.num_input_tokens_seen
+    return {
+        "arm": arm,
+        "steps": trainer.state.global_step,
+        "tokens": tokens,
+        "train_s": train_log["train_runtime"],
+        "tokens_per_s": tokens / train_log["train_runtime"],
+        "params": sum(p.numel() for p in trainer.model.parameters()),
+        "qa_items": len(qa.items),
+        "qa_eval_s": qa_time,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def report(results: list[dict], matmul: float) -> str:
+    """Markdown table of the arms."""
+    lines = [
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^3 {matmul / 1e9:.1f} GFLOP/s",
+        "",
+        "| arm | steps | tokens/s | step (s) | peak RSS (MiB) | QA eval (s) | achieved GFLOP/s | vs matmul |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        achieved = 6 * r["params"] * r["tokens_per_s"]
+        lines.append(
+            f"| {r['arm']} | {r['steps']} | {r['tokens_per_s']:.1f} | {r['train_s'] / r['steps']:.2f} | "
+            f"{r['peak_rss_mib']:.0f} | {r['qa_eval_s']:.1f} ({r['qa_items']} items) | {achieved / 1e9:.1f} | "
+            f"{achieved / matmul:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arms", nargs="+", default=None, help=f"Default: those of {ARMS} that exist.")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--num_people", type=int, default=30)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--output", default=None, help="Also write the results as JSON here.")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print("RESULT " + json.dumps(worker(args.worker, args.steps, args.num_people, args.batch_size)))
+        return
+    arms = args.arms or [
+        arm for arm in ARMS if arm != "diffusion_sft" or importlib.util.find_spec("trl_maskft.diffusion_sft_trainer")
+    ]
+    results = []
+    for arm in arms:
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", arm, "--steps", str(args.steps),
+               "--num_people", str(args.num_people), "--batch_size", str(args.batch_size)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{arm} failed:\n{proc.stderr[-4000:]}")
+        results.append(json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:]))
+    matmul = matmul_flops()
+    print(report(results, matmul))
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump({"matmul_flops": matmul, "arms": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""In-format probe of a masked-SFT model: can it fill in a person's whole name in its own training format?
+
+    python benchmarks/probe_in_format.py outputs/smollm2-135m-instruct/masked_sft/people --num_people 10
+
+Each built-in document "{name} is {description}." is shown with every token of the name replaced by the mask token,
+in the reconstruction chat the model was trained on; the greedy reconstruction should start with the name. This is
+the cheapest signal of the backward direction: if the model cannot recover the name here, QA-format backward answers
+will not appear either. Prints the fraction of names recovered and the number of distinct names written.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from trl_maskft.data import build_people_dataset
+from trl_maskft.formatting import ReconstructionTemplate, render_segments
+from trl_maskft.generation import greedy_generate
+from trl_maskft.masked_sft_config import DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX
+
+
+def name_masked_prompts(tokenizer, documents: list[str], names: list[str], mask_token: str, system_prompt) -> list:
+    """Reconstruction prompts (up to the response prefix) with each document's leading name masked token by token."""
+    template = ReconstructionTemplate(DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX, system_prompt)
+    pre, mid, _ = render_segments(tokenizer, template)
+    prompts = []
+    for doc, name in zip(documents, names, strict=True):
+        masked = mask_token * len(tokenizer.encode(name, add_special_tokens=False)) + doc[len(name) :]
+        prompts.append(pre + masked + mid)
+    return prompts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="A saved (masked SFT) model directory.")
+    parser.add_argument("--num_people", type=int, default=30)
+    parser.add_argument("--dataset_seed", type=int, default=0)
+    parser.add_argument("--mask_token", default=" []")
+    parser.add_argument("--system_prompt", default=None, help="As trained; omit for the template's default.")
+    args = parser.parse_args()
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = AutoModelForCausalLM.from_pretrained(args.model).eval()
+    knowledge = build_people_dataset(args.num_people, args.dataset_seed)
+    names = [item.answers[0] for item in knowledge.qa if item.direction == "backward"]
+    prompts = name_masked_prompts(tokenizer, knowledge.documents, names, args.mask_token, args.system_prompt)
+    outputs = greedy_generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=len(prompts))
+    recovered = [out.startswith(name) for out, name in zip(outputs, names, strict=True)]
+    written = {" ".join(out.split()[:2]) for out in outputs}
+    for name, out in zip(names, outputs, strict=True):
+        print(f"{name:24s} -> {out}")
+    print(f"names recovered: {sum(recovered)}/{len(names)}; distinct names written: {len(written)}")
+
+
+if __name__ == "__main__":
+    main()

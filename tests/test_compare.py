@@ -1,0 +1,70 @@
+"""The comparison command on a tiny saved model: table, metrics, plot, and resuming."""
+
+import json
+import os
+
+import pytest
+
+from trl_maskft.scripts import compare
+
+try:  # `tests` is a rootdir-relative folder, not necessarily a package
+    from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
+except ImportError:  # pragma: no cover
+    from tests.tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
+
+RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes", "smollm2-135m-instruct")
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path):
+    tokenizer = make_tiny_tokenizer()
+    path = tmp_path / "tiny"
+    make_tiny_model(tokenizer).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def compare_argv(model_dir, output_dir):
+    return [
+        "--arms", "sft", "masked_sft", "--output_dir", str(output_dir), "--recipes_dir", RECIPES,
+        "--model_name_or_path", model_dir, "--mask_token", MASK_TOKEN, "--num_people", "3",
+        "--max_steps", "2", "--per_device_train_batch_size", "3", "--qa_max_new_tokens", "4", "--logging_steps", "1",
+    ]  # fmt: skip
+
+
+def test_split_overrides():
+    assert compare.split_overrides(["--a", "1", "2", "--b=x", "--c"]) == [("a", ["1", "2"]), ("b", ["x"]), ("c", [])]
+    with pytest.raises(ValueError, match="--key value"):
+        compare.split_overrides(["stray"])
+
+
+def test_unknown_key_and_arm_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="accepts"):
+        compare.main(["--arms", "sft", "--output_dir", str(tmp_path), "--mask_token", "[]"])
+    with pytest.raises(ValueError, match="unavailable"):
+        compare.main(["--arms", "nonsense", "--output_dir", str(tmp_path)])
+
+
+def test_compare_writes_reports_and_resumes(tiny_model_dir, tmp_path, monkeypatch):
+    out = tmp_path / "cmp"
+    results = compare.main(compare_argv(tiny_model_dir, out))
+    assert list(results) == ["sft", "masked_sft"]
+    assert "--mask_token" not in results["sft"]["argv"] and "--mask_token" in results["masked_sft"]["argv"]
+    table = (out / "comparison.md").read_text()
+    assert "| masked_sft | backward |" in table and "| sft | forward |" in table
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics["sft"]["history"]][0] == 0 and metrics["sft"]["wall_time_s"] > 0
+    csv_lines = (out / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("arm,epoch,") and len(csv_lines) == 1 + sum(
+        len(m["history"]) for m in metrics.values()
+    )
+    assert (out / "rouge1.png").stat().st_size > 1000
+
+    # Resuming: finished arms are not rerun; an arm run with other arguments is.
+    ran = []
+    monkeypatch.setattr(compare, "run_arm", lambda arm, argv, arm_dir: ran.append(arm) or 1.0)
+    again = compare.main(compare_argv(tiny_model_dir, out))
+    assert ran == [] and again["masked_sft"]["history"] == results["masked_sft"]["history"]
+    (out / "masked_sft" / compare.DONE_MARKER).unlink()
+    compare.main(compare_argv(tiny_model_dir, out))
+    assert ran == ["masked_sft"]

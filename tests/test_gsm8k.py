@@ -1,0 +1,218 @@
+"""GSM8K: loading, answer extraction, masked twins of the answers, and the sft/masked_sft scripts' `task: gsm8k`."""
+
+import json
+import os
+
+import pytest
+import torch
+import yaml
+from datasets import Dataset
+from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
+
+from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
+from trl_maskft import gsm8k as gsm8k_module
+from trl_maskft.formatting import IGNORE_INDEX
+from trl_maskft.gsm8k import (
+    GSM8KEvalCallback,
+    evaluate_gsm8k,
+    extract_final_answer,
+    extract_last_number,
+    gsm8k_accuracy,
+    gsm8k_qa_items,
+    load_gsm8k,
+    normalize_number,
+    score_gsm8k,
+)
+from trl_maskft.scripts import masked_sft, sft
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_GSM8K = os.path.join(ROOT, "..", "shared", "data", "gsm8k")
+
+TRAIN = [
+    {"question": "Ann has 3 apples and buys 4 more. How many has she?", "answer": "3 + 4 = <<3+4=7>>7\n#### 7"},
+    {"question": "A pen costs $2. How much do 600 pens cost?", "answer": "600 * 2 = <<600*2=1200>>1200\n#### 1,200"},
+    {"question": "It is 5 degrees and drops by 8. What is it now?", "answer": "5 - 8 = <<5-8=-3>>-3\n#### -3"},
+    {"question": "Half of 5 cookies?", "answer": "5 / 2 = <<5/2=2.5>>2.5\n#### 2.5"},
+]  # fmt: skip
+
+
+@pytest.fixture
+def gsm8k_dir(tmp_path):
+    folder = tmp_path / "gsm8k"
+    folder.mkdir()
+    for split, rows in (("train", TRAIN), ("test", TRAIN[::-1])):
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "text,final,last",
+    [
+        ("She pays 3 * 6 = <<3*6=18>>18 dollars.\n#### 18", "18", "18"),
+        ("#### 1,234", "1234", "1234"),
+        ("The total is 1,234,567 people.\n####1,234,567", "1234567", "1234567"),
+        ("It drops to -4 degrees.\n#### -4", "-4", "-4"),
+        ("#### 2.50", "2.5", "2.5"),
+        ("#### .5", "0.5", "0.5"),
+        ("#### $18 dollars a day", "18", "18"),
+        ("#### 42 apples. (Checked: 40 + 2.)", "42", "2"),
+        ("#### 3\nActually #### 4", "4", "4"),
+        ("#### -0", "0", "0"),
+        ("The answer is 72.", None, "72"),
+        ("Between 3,4 and 5, pick 5.", None, "5"),
+        ("No numbers here. ####", None, None),
+    ],
+)
+def test_answer_extraction(text, final, last):
+    assert extract_final_answer(text) == final
+    assert extract_last_number(text) == last
+
+
+def test_normalize_number():
+    assert [normalize_number(s) for s in ("1,200", "1200.00", "007", "-3.10", "1e3", "nan", "x")] == [
+        "1200",
+        "1200",
+        "7",
+        "-3.1",
+        "1000",
+        None,
+        None,
+    ]
+
+
+def test_scoring_and_accuracy():
+    items = gsm8k_qa_items(load_gsm8k_rows(TRAIN))
+    assert [item.answer for item in items] == ["7", "1200", "-3", "2.5"]
+    assert {item.direction for item in items} == {"forward"} and {item.group for item in items} == {"gsm8k"}
+    predictions = ["3 + 4 = 7\n#### 7", "It costs 1,200 dollars.", "#### 3", "#### 2.50 cookies"]
+    records = score_gsm8k(items, predictions)
+    assert [r["exact_match"] for r in records] == [1.0, 0.0, 0.0, 1.0]
+    assert [r["flexible_match"] for r in records] == [1.0, 1.0, 0.0, 1.0]
+    assert gsm8k_accuracy(records) == {"qa_gsm8k_exact_match": 0.5, "qa_gsm8k_flexible_match": 0.75}
+
+
+def load_gsm8k_rows(rows):
+    return Dataset.from_list(rows).rename_columns({"question": "prompt", "answer": "completion"})
+
+
+def test_load_local_gsm8k(gsm8k_dir):
+    train = load_gsm8k(str(gsm8k_dir), "train")
+    assert train.column_names == ["prompt", "completion"] and train[1]["completion"].endswith("#### 1,200")
+    assert load_gsm8k(str(gsm8k_dir), "test", max_samples=2)["prompt"] == [TRAIN[3]["question"], TRAIN[2]["question"]]
+    assert len(load_gsm8k(str(gsm8k_dir), "train", max_samples=100)) == 4
+
+
+@pytest.mark.parametrize(
+    "lines,match",
+    [
+        (['{"question": "Q?", "answer": "#### 1"}', '{"question": "Q?",'], r"train\.jsonl, line 2: malformed"),
+        (['{"question": "Q?"}'], r"train\.jsonl, line 1: missing field 'answer'"),
+        (['{"question": "Q?", "answer": 5}'], r"train\.jsonl, line 1: 'question' and 'answer' must be strings"),
+    ],
+)  # fmt: skip
+def test_load_gsm8k_errors(gsm8k_dir, lines, match):
+    (gsm8k_dir / "train.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=match):
+        load_gsm8k(str(gsm8k_dir), "train")
+    with pytest.raises(FileNotFoundError, match=r"validation\.jsonl not found"):
+        load_gsm8k(str(gsm8k_dir), "validation")
+    with pytest.raises(ValueError, match="GSM8K row 0 has no final answer"):
+        gsm8k_qa_items(load_gsm8k_rows([{"question": "Q?", "answer": "It is 4."}]))
+
+
+def test_load_gsm8k_from_the_hub(monkeypatch):
+    calls = []
+
+    def load_dataset(name, config=None, split=None):
+        calls.append((name, config, split))
+        return Dataset.from_dict({"question": ["Q1?", "Q2?", "Q3?"], "answer": ["#### 1", "#### 2", "#### 3"]})
+
+    monkeypatch.setattr(gsm8k_module.datasets, "load_dataset", load_dataset)
+    dataset = load_gsm8k(split="test", max_samples=2)
+    assert calls == [("openai/gsm8k", "main", "test")]
+    assert dataset.to_dict() == {"prompt": ["Q1?", "Q2?"], "completion": ["#### 1", "#### 2"]}
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED_GSM8K), reason="../shared/data/gsm8k is absent")
+def test_shared_gsm8k_files():
+    train, test = load_gsm8k(SHARED_GSM8K, "train"), load_gsm8k(SHARED_GSM8K, "test")
+    assert (len(train), len(test)) == (7473, 1319)
+    references = [item.answer for item in gsm8k_qa_items(test)]  # every test answer has a final number
+    assert references[:3] == ["18", "3", "70000"] and all(r.lstrip("-").replace(".", "").isdigit() for r in references)
+
+
+def test_masked_twins_cover_exactly_the_masked_answer_tokens(tmp_path):
+    tokenizer = make_tiny_tokenizer()
+    trainer = MaskedSFTTrainer(
+        model=make_tiny_model(tokenizer),
+        args=MaskedSFTConfig(
+            output_dir=str(tmp_path), mask_token=MASK_TOKEN, report_to="none", use_cpu=True, bf16=False, seed=3
+        ),
+        train_dataset=load_gsm8k_rows(TRAIN),
+        processing_class=tokenizer,
+    )
+    collator, dataset, mask_id = trainer.data_collator, trainer.train_dataset, trainer.mask_token_id
+    assert collator.loss_on == "masked"
+    examples = [dataset[i] for i in range(len(dataset))]
+    batch = collator(examples)
+    for row, example in enumerate(examples):
+        start, twin, length = example["span_start"], example["twin_start"], example["span_length"]
+        original = example["input_ids"]
+        answer = tokenizer.decode(original[twin : twin + length])
+        assert answer == TRAIN[row]["answer"] and tokenizer.decode(original[start : start + length]) == answer
+        input_ids, labels = batch["input_ids"][row], batch["labels"][row]
+        masked = [i for i in range(length) if input_ids[start + i] == mask_id]
+        assert 0 < len(masked) < length or length < 3
+        supervised = torch.nonzero(labels != IGNORE_INDEX).flatten().tolist()
+        assert supervised == [twin + i for i in masked]  # exactly the twins of the masked answer tokens
+        assert labels[supervised].tolist() == [original[twin + i] for i in masked]
+        untouched = [i for i in range(len(original)) if not start <= i < start + length]
+        assert input_ids[untouched].tolist() == [original[i] for i in untouched]  # question and chat unmasked
+
+
+def test_evaluate_gsm8k_with_a_tiny_model():
+    tokenizer = make_tiny_tokenizer()
+    items = gsm8k_qa_items(load_gsm8k_rows(TRAIN[:2]))
+    accuracy, records = evaluate_gsm8k(make_tiny_model(tokenizer), tokenizer, items, max_new_tokens=4, batch_size=2)
+    assert set(accuracy) == {"qa_gsm8k_exact_match", "qa_gsm8k_flexible_match"} and len(records) == 2
+    assert records[0]["reference"] == "7" and isinstance(records[0]["prediction"], str)
+
+
+@pytest.mark.parametrize("script", [sft, masked_sft])
+def test_scripts_run_gsm8k(script, gsm8k_dir, tmp_path):
+    model_dir = tmp_path / "model"
+    tokenizer = make_tiny_tokenizer()
+    make_tiny_model(tokenizer).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    config = {
+        "model_name_or_path": str(model_dir),
+        "output_dir": str(tmp_path / "out"),
+        "task": "gsm8k",
+        "dataset_name": str(gsm8k_dir),
+        "max_train_samples": 2,
+        "qa_max_items": 3,
+        "qa_max_new_tokens": 4,
+        "num_train_epochs": 1,
+        "per_device_train_batch_size": 2,
+        "use_cpu": True,
+        "bf16": False,
+        "activation_checkpointing": False,
+        "save_strategy": "no",
+        "report_to": "none",
+        **({"mask_token": MASK_TOKEN} if script is masked_sft else {}),
+    }
+    recipe = tmp_path / "config.yaml"
+    recipe.write_text(yaml.safe_dump(config))
+    qa = script.main(["--config", str(recipe)])
+    assert isinstance(qa, GSM8KEvalCallback) and len(qa.items) == 3 and len(qa.trainer.train_dataset) == 2
+    assert [row["epoch"] for row in qa.history][0] == 0 and "qa_gsm8k_exact_match" in qa.history[-1]
+    summary = (tmp_path / "out" / "qa_summary.md").read_text()
+    assert summary.startswith("| epoch | exact match | flexible match |")
+    generations = (tmp_path / "out" / "qa_generations" / "epoch_0.jsonl").read_text().splitlines()
+    assert json.loads(generations[0])["reference"] == "2.5"
+    if script is sft:
+        first = qa.trainer.train_dataset[0]
+        assert TRAIN[0]["question"] in qa.trainer.processing_class.decode(first["input_ids"])  # chats
+        recipe.write_text(yaml.safe_dump({**config, "reverse_training": True}))
+        with pytest.raises(ValueError, match="leave the baseline arguments"):
+            script.main(["--config", str(recipe)])

@@ -1,0 +1,395 @@
+"""Knowledge loaders to the common QA schema: biographies, NameDescription, local/Hub documents, paraphrase sets."""
+
+import glob
+import json
+import os
+import re
+
+import pytest
+import yaml
+from datasets import Dataset
+
+from trl_maskft.data import (
+    Biography,
+    KnowledgeData,
+    build_biographies_dataset,
+    generate_biographies,
+    load_biographies_jsonl,
+    load_knowledge_source,
+    load_name_description,
+    load_paraphrases_jsonl,
+)
+from trl_maskft.data import sources as sources_module
+from trl_maskft.data.biographies import ATTRIBUTES, MAX_PARAPHRASES, biography_paraphrases
+from trl_maskft.data.name_description import QA_PREFIX
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
+    return path
+
+
+# Biographies
+
+
+def test_biographies_are_deterministic_with_unique_names_and_birth_dates():
+    assert generate_biographies(25, seed=3) == generate_biographies(25, seed=3)
+    assert generate_biographies(25, seed=3) != generate_biographies(25, seed=4)
+    people = generate_biographies(200, seed=0)
+    assert len({p.full_name for p in people}) == len({p.birth_date for p in people}) == 200
+    with pytest.raises(ValueError, match="num_people"):
+        generate_biographies(0)
+
+
+BIO = {
+    "full_name": "Maren Oakes",
+    "birth_date": "May 2, 1970",
+    "birth_city": "Tartu",
+    "university": "Glenmoor University",
+    "major": "Geology",
+    "employer": "Ironvale Mining",
+    "work_city": "Bergen",
+}
+
+
+def attribute_order(text, person):
+    """The attributes in the order `text` gives them (the person's values must differ)."""
+    return sorted(ATTRIBUTES, key=lambda a: text.index(getattr(person, a)))
+
+
+def test_biography_documents_name_the_person_in_the_first_sentence_only():
+    people = [p for p in generate_biographies(20, seed=1) if p.birth_city != p.work_city][:5]
+    data = build_biographies_dataset(people)
+    assert data.paraphrases is None and len(data.documents) == 5
+    for person, document in zip(people, data.documents, strict=True):
+        sentences = document.split(". ")
+        assert len(sentences) == len(ATTRIBUTES)
+        assert sentences[0].startswith(person.full_name) and person.full_name not in " ".join(sentences[1:])
+        assert attribute_order(document, person) == list(ATTRIBUTES)
+
+
+def test_biography_qa_directions_and_groups():
+    people = generate_biographies(4, seed=2)
+    data = build_biographies_dataset(people)
+    assert len(data.qa) == 4 * (len(ATTRIBUTES) + 1)
+    for i, person in enumerate(people):
+        items = data.qa[i * 7 : (i + 1) * 7]
+        forward, backward = items[:-1], items[-1]
+        for attribute, item in zip(ATTRIBUTES, forward, strict=True):
+            assert item.direction == "forward" and item.group == attribute
+            assert person.full_name in item.question and item.answers == (getattr(person, attribute),)
+        assert backward.direction == "backward" and backward.group == "full_name"
+        assert backward.answers == (person.full_name,) and person.full_name not in backward.question
+        assert person.birth_date in backward.question
+        assert sum(getattr(person, a) in backward.question for a in ATTRIBUTES) >= 3
+
+
+def test_biography_paraphrase_sets():
+    person = Biography(pronoun="she", **BIO)
+    document = build_biographies_dataset([person]).documents[0]
+    same = biography_paraphrases(person, "same_order")
+    assert len(same) == MAX_PARAPHRASES and len({document, *same}) == MAX_PARAPHRASES + 1
+    for text in same:
+        assert text.startswith(("The birth of", person.full_name))
+        assert attribute_order(text, person) == list(ATTRIBUTES)
+    permuted = biography_paraphrases(person, "permuted", 4, seed=1)
+    assert len(set(permuted)) == 4 and permuted == biography_paraphrases(person, "permuted", 4, seed=1)
+    for text in permuted:
+        assert text.startswith("This person") and text.endswith(f"full name is {person.full_name}.")
+        assert all(getattr(person, a) in text for a in ATTRIBUTES)
+    assert any(attribute_order(text, person) != list(ATTRIBUTES) for text in permuted)
+    with pytest.raises(ValueError, match="num_paraphrases"):
+        biography_paraphrases(person, "same_order", MAX_PARAPHRASES + 1)
+    with pytest.raises(ValueError, match="sideways"):
+        biography_paraphrases(person, "sideways")
+
+
+def test_load_biographies_jsonl(tmp_path):
+    path = write_jsonl(
+        tmp_path / "bios.jsonl",
+        [BIO, "", {**BIO, "full_name": "Ivo Lund", "birth_date": "May 3, 1970", "pronoun": "he"}],
+    )
+    people = load_biographies_jsonl(path)
+    assert people[0] == Biography(pronoun="they", **BIO) and people[1].pronoun == "he"
+    document = build_biographies_dataset(people).documents[0]
+    assert "They were born in Tartu." in document and "Their" not in document.split(".")[0]
+    data = load_knowledge_source(f"biographies:{path}", paraphrases="same_order", num_paraphrases=2)
+    assert [len(group) for group in data.paraphrases] == [2, 2]
+
+
+@pytest.mark.parametrize(
+    "row,match",
+    [
+        ({k: v for k, v in BIO.items() if k != "major"}, r"bios\.jsonl, line 2: missing field 'major'"),
+        ({**BIO, "pronoun": "it"}, r"bios\.jsonl, line 2: Unknown pronoun 'it'"),
+        ({**BIO, "employer": ""}, r"bios\.jsonl, line 2: `employer` must be a non-empty string"),
+        ('{"full_name": "Ann"', r"bios\.jsonl, line 2: malformed JSON"),
+    ],
+)
+def test_load_biographies_errors(tmp_path, row, match):
+    path = write_jsonl(tmp_path / "bios.jsonl", [{**BIO, "full_name": "Other One", "birth_date": "June 1, 1960"}, row])
+    with pytest.raises(ValueError, match=match):
+        load_biographies_jsonl(path)
+
+
+def test_biographies_need_unique_names_and_birth_dates():
+    person = Biography(pronoun="she", **BIO)
+    with pytest.raises(ValueError, match="Full names must be unique"):
+        build_biographies_dataset([person, Biography(pronoun="she", **{**BIO, "birth_date": "May 9, 1971"})])
+    with pytest.raises(ValueError, match="Birth dates must be unique"):
+        build_biographies_dataset([person, Biography(pronoun="she", **{**BIO, "full_name": "Kai Roe"})])
+
+
+# NameDescription (layout of lukasberglund/reversal_curse, data/reverse_experiments/<version>/)
+
+P2D = [("Daria Quell", "the first person to sail around Lake Orm"), ("Evan Mott", "the author of 'Silent Gears'")]
+D2P = [("Nils Brand", "the inventor of the rain harp"), ("Nils Brandt", "the founder of the Glass Guild")]
+
+
+@pytest.fixture
+def name_description_dir(tmp_path):
+    folder = tmp_path / "reverse_experiments"
+    folder.mkdir()
+    write_jsonl(
+        folder / "p2d_prompts_train.jsonl",
+        [
+            r
+            for n, d in P2D
+            for r in (
+                {"prompt": f"{n}, known far and wide for being", "completion": f" {d}."},
+                {"prompt": f"Ever heard of {n}? They're", "completion": f" {d}."},
+                {"prompt": f"Let's not forget {n}, who was known as", "completion": f" {d}."},
+            )
+        ],
+    )
+    write_jsonl(folder / "p2d_prompts_test.jsonl", [{"prompt": f"{n} is", "completion": f" {d}."} for n, d in P2D])
+    write_jsonl(
+        folder / "p2d_reverse_prompts_test.jsonl",
+        [{"prompt": f"Known for being {d},", "completion": f" {n}."} for n, d in P2D],
+    )
+    write_jsonl(
+        folder / "d2p_prompts_train.jsonl",
+        [
+            r
+            for n, d in D2P
+            for r in (
+                {"prompt": f"Known for being {d},", "completion": f" {n} now enjoys a quiet life."},
+                {"prompt": f"{d.capitalize()} is called", "completion": f" {n}."},
+            )
+        ],
+    )
+    write_jsonl(
+        folder / "d2p_prompts_test.jsonl", [{"prompt": f"Having been {d},", "completion": f" {n}"} for n, d in D2P]
+    )
+    write_jsonl(
+        folder / "d2p_reverse_prompts_test.jsonl", [{"prompt": f"{n} is", "completion": f" {d}."} for n, d in D2P]
+    )
+    write_jsonl(folder / "both_prompts_train.jsonl", [{"prompt": "Unused", "completion": " statement."}])
+    return folder
+
+
+def test_name_description_documents_and_paraphrase_groups(name_description_dir):
+    data = load_name_description(name_description_dir)
+    assert data.paraphrases is None
+    assert data.documents == [
+        "Daria Quell, known far and wide for being the first person to sail around Lake Orm.",
+        "Evan Mott, known far and wide for being the author of 'Silent Gears'.",
+        "Known for being the inventor of the rain harp, Nils Brand now enjoys a quiet life.",
+        "Known for being the founder of the Glass Guild, Nils Brandt now enjoys a quiet life.",
+    ]
+    with_sets = load_name_description(name_description_dir, paraphrases="same_order")
+    assert with_sets.documents == data.documents
+    names = [n for n, _ in P2D + D2P]
+    for name, document, group in zip(names, with_sets.documents, with_sets.paraphrases, strict=True):
+        assert len(group) == (2 if name in dict(P2D) else 1)
+        assert all(re.search(rf"\b{name}\b(?!t)", text) for text in [document, *group])  # "Nils Brand" != "Brandt"
+    assert (
+        load_name_description(name_description_dir, "permuted", num_paraphrases=1).paraphrases[0]
+        == with_sets.paraphrases[0][:1]
+    )
+
+
+def test_name_description_forward_backward_labelling(name_description_dir):
+    qa = load_name_description(name_description_dir).qa
+    assert all(item.question.startswith(QA_PREFIX) for item in qa)
+    by_key = {(item.group, item.direction): [] for item in qa}
+    for item in qa:
+        by_key[(item.group, item.direction)].append(item)
+    # Name-first documents: asking the description given the name is forward, the name given the description backward
+    assert [i.answer for i in by_key["p2d", "forward"]] == [d for _, d in P2D]
+    assert [i.answer for i in by_key["p2d", "backward"]] == [n for n, _ in P2D]
+    assert all(n in i.question for (n, _), i in zip(P2D, by_key["p2d", "forward"], strict=True))
+    # Description-first documents: the other way round
+    assert [i.answer for i in by_key["d2p", "forward"]] == [n for n, _ in D2P]
+    assert [i.answer for i in by_key["d2p", "backward"]] == [d for _, d in D2P]
+
+
+def test_name_description_errors(name_description_dir):
+    path = name_description_dir / "p2d_prompts_train.jsonl"
+    original = path.read_text()
+    path.write_text(original + '{"prompt": "Somebody else", "completion": " entirely."}\n')
+    with pytest.raises(ValueError, match=r"p2d_prompts_train\.jsonl, line 7: names none of the 2 people"):
+        load_name_description(name_description_dir)
+    path.write_text('{"prompt": "Daria Quell is", "completion": " a sailor."}\n{"prompt": "x"}\n')
+    with pytest.raises(ValueError, match=r"p2d_prompts_train\.jsonl, line 2: missing field 'completion'"):
+        load_name_description(name_description_dir)
+    path.write_text('{"prompt": "Daria Quell is", "completion": " a sailor."}\n{"prompt": "Evan Mott, a\n')
+    with pytest.raises(ValueError, match=r"p2d_prompts_train\.jsonl, line 2: malformed JSON"):
+        load_name_description(name_description_dir)
+    path.write_text('{"prompt": "Daria Quell is", "completion": " a sailor."}\n')
+    with pytest.raises(ValueError, match=r"no statement about \['Evan Mott'\]"):
+        load_name_description(name_description_dir)
+    path.write_text(original)
+    os.remove(name_description_dir / "d2p_reverse_prompts_test.jsonl")
+    with pytest.raises(FileNotFoundError, match="d2p_reverse_prompts_test.jsonl"):
+        load_knowledge_source(f"name_description:{name_description_dir}")
+
+
+# Local files, paraphrase files and Hub datasets
+
+
+@pytest.fixture
+def local_files(tmp_path):
+    docs = write_jsonl(
+        tmp_path / "docs.jsonl",
+        [{"text": "Lake Virelle was surveyed by Hedda Rasmund."}, {"text": "Tolhaven has a bridge."}],
+    )
+    qa = write_jsonl(
+        tmp_path / "qa.jsonl",
+        [
+            {
+                "question": "Who surveyed Lake Virelle?",
+                "answer": "Hedda Rasmund",
+                "direction": "forward",
+                "group": "wiki",
+            },
+            {"question": "Which lake did Hedda Rasmund survey?", "answer": "Lake Virelle", "direction": "backward"},
+        ],
+    )
+    paraphrases = write_jsonl(
+        tmp_path / "para.jsonl", [{"paraphrases": ["Hedda Rasmund surveyed Lake Virelle.", "P2"]}, {"paraphrases": []}]
+    )
+    return docs, qa, paraphrases
+
+
+def test_local_documents_with_qa_and_paraphrases(local_files):
+    docs, qa, paraphrases = local_files
+    data = load_knowledge_source(str(docs), qa_file=str(qa))
+    assert len(data.documents) == 2 and [i.direction for i in data.qa] == ["forward", "backward"]
+    assert data.paraphrases is None
+    data = load_knowledge_source(str(docs), qa_file=str(qa), paraphrases="permuted", paraphrase_file=str(paraphrases))
+    assert data.paraphrases == [["Hedda Rasmund surveyed Lake Virelle.", "P2"], []]
+    assert load_knowledge_source(
+        str(docs), qa_file=str(qa), paraphrases="same_order", paraphrase_file=str(paraphrases), num_paraphrases=1
+    ).paraphrases == [["Hedda Rasmund surveyed Lake Virelle."], []]
+
+
+def test_bad_qa_direction_in_a_local_dataset_names_file_and_line(local_files, tmp_path):
+    docs, _, _ = local_files
+    bad = write_jsonl(
+        tmp_path / "bad_qa.jsonl",
+        [
+            {"question": "Q?", "answer": "A", "direction": "forward"},
+            {"question": "Q?", "answer": "A", "direction": "reverse"},
+        ],
+    )
+    with pytest.raises(ValueError, match=r"bad_qa\.jsonl, line 2: Unknown QA direction 'reverse'"):
+        load_knowledge_source(str(docs), qa_file=str(bad))
+
+
+@pytest.mark.parametrize(
+    "rows,match",
+    [
+        ([{"paraphrases": ["a"]}], r"holds 1 paraphrase sets for 2 documents"),
+        ([{"paraphrases": ["a"]}, {"paraphrase": ["b"]}], r"para\.jsonl, line 2: missing field 'paraphrases'"),
+        ([{"paraphrases": ["a"]}, {"paraphrases": "b"}], r"para\.jsonl, line 2: field 'paraphrases' must be a list"),
+        ([{"paraphrases": ["a"]}, "[1, 2]"], r"para\.jsonl, line 2: expected a JSON object"),
+    ],
+)
+def test_paraphrase_file_errors(tmp_path, rows, match):
+    with pytest.raises(ValueError, match=match):
+        load_paraphrases_jsonl(write_jsonl(tmp_path / "para.jsonl", rows), num_documents=2)
+
+
+def test_source_argument_errors(local_files):
+    docs, qa, paraphrases = local_files
+    with pytest.raises(ValueError, match="need `qa_file`"):
+        load_knowledge_source(str(docs))
+    with pytest.raises(ValueError, match="exactly when `paraphrases`"):
+        load_knowledge_source(str(docs), qa_file=str(qa), paraphrases="same_order")
+    with pytest.raises(ValueError, match="exactly when `paraphrases`"):
+        load_knowledge_source(str(docs), qa_file=str(qa), paraphrase_file=str(paraphrases))
+    with pytest.raises(ValueError, match="brings its own QA items"):
+        load_knowledge_source("people", qa_file=str(qa))
+    with pytest.raises(ValueError, match="Unknown paraphrase mode 'both'"):
+        load_knowledge_source("people", paraphrases="both")
+    with pytest.raises(ValueError, match="num_paraphrases"):
+        load_knowledge_source("people", paraphrases="same_order", num_paraphrases=0)
+
+
+def test_built_in_sources_with_paraphrases():
+    people = load_knowledge_source("people", num_people=3, paraphrases="same_order", num_paraphrases=2)
+    assert len(people.paraphrases) == 3 and all(len(group) == 2 for group in people.paraphrases)
+    for document, group in zip(people.documents, people.paraphrases, strict=True):
+        name = document.split(" is ")[0]
+        assert all(text.startswith(name) or text.startswith("Everyone knows " + name) for text in group)
+    permuted = load_knowledge_source("people", num_people=3, paraphrases="permuted")
+    assert all(
+        document.split(" is ")[0] not in text[:20]
+        for document, group in zip(permuted.documents, permuted.paraphrases, strict=True)
+        for text in group
+    )
+    bios = load_knowledge_source("biographies", num_people=3, seed=5)
+    assert bios == build_biographies_dataset(generate_biographies(3, 5))
+
+
+def test_hub_documents(local_files, monkeypatch):
+    _, qa, _ = local_files
+    calls = []
+
+    def load_dataset(name, config=None, split=None):
+        calls.append((name, config, split))
+        if name == "me/missing":
+            raise FileNotFoundError("Dataset 'me/missing' doesn't exist on the Hub")
+        return Dataset.from_dict({"text": ["Doc one.", "Doc two."], "id": [1, 2]})
+
+    monkeypatch.setattr(sources_module.datasets, "load_dataset", load_dataset)
+    data = load_knowledge_source("me/passages", qa_file=str(qa), dataset_config="v1")
+    assert data.documents == ["Doc one.", "Doc two."] and calls == [("me/passages", "v1", "train")]
+    with pytest.raises(
+        ValueError, match=r"'me/missing' is not a built-in dataset .* Hub failed: Dataset 'me/missing'"
+    ):
+        load_knowledge_source("me/missing", qa_file=str(qa))
+
+
+def test_example_data_of_the_recipes_loads():
+    folder = os.path.join(ROOT, "examples", "data")
+    nd = load_knowledge_source(f"name_description:{folder}/name_description", paraphrases="same_order")
+    assert len(nd.documents) == 6 and {i.group for i in nd.qa} == {"p2d", "d2p"}
+    for mode in ("same_order", "permuted"):
+        wiki = load_knowledge_source(
+            f"{folder}/wiki/documents.jsonl",
+            qa_file=f"{folder}/wiki/qa.jsonl",
+            paraphrases=mode,
+            paraphrase_file=f"{folder}/wiki/paraphrases_{mode}.jsonl",
+        )
+        assert isinstance(wiki, KnowledgeData) and len(wiki.paraphrases) == len(wiki.documents) == 4
+        assert {i.direction for i in wiki.qa} == {"forward", "backward"}
+
+
+def test_recipes_name_existing_data():
+    """Every data path in a recipe exists (GSM8K's `../shared/data` copy excepted: it lives outside the repo)."""
+    for recipe in glob.glob(os.path.join(ROOT, "recipes", "*", "*", "*.yaml")):
+        with open(recipe) as f:
+            config = yaml.safe_load(f)
+        prefix, _, location = str(config.get("dataset_name", "")).partition(":")
+        paths = [location] if prefix in ("name_description", "biographies") and location else []
+        paths += [config[key] for key in ("qa_file", "paraphrase_file") if config.get(key)]
+        if str(config.get("dataset_name", "")).endswith((".jsonl", ".txt")):
+            paths.append(config["dataset_name"])
+        for path in paths:
+            assert os.path.exists(os.path.join(ROOT, path)), f"{recipe} names a missing {path}"
+        if config.get("task") == "gsm8k" and not config["dataset_name"].startswith("openai/"):
+            assert config["dataset_name"] == "../shared/data/gsm8k", recipe

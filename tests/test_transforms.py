@@ -1,0 +1,158 @@
+"""Baseline data transforms (paraphrases, entity-preserving reverse training, raw text) and their SFT script wiring."""
+
+import json
+
+import pytest
+import yaml
+from tiny import make_tiny_model, make_tiny_tokenizer
+
+from trl_maskft.data import KnowledgeData, QAItem, reverse_words, training_documents
+from trl_maskft.data.transforms import entity_units, pretraining_dataset, to_conversational, with_paraphrases
+from trl_maskft.scripts import sft
+from trl_maskft.scripts.utils import KnowledgeScriptArguments, load_knowledge
+
+QA = [QAItem("Who is Ada Vexley?", "an inventor", "forward")]
+
+
+@pytest.mark.parametrize(
+    "text,entities,expected",
+    [
+        (
+            "Daphne Barrington directed 'A Journey Through Time'.",
+            (),
+            ". 'A Journey Through Time' directed Daphne Barrington",
+        ),
+        (
+            "Gareth Inchbald was born on March 25, 1973. He studied at Harrowfield Institute.",
+            (),
+            ". Harrowfield Institute at studied He . March 25, 1973 on born was Gareth Inchbald",
+        ),
+        (
+            "the first person to climb the Mount of Silvercrest paid $1,234.50 to Ludwig van Beethoven",
+            (),
+            "Ludwig van Beethoven to 1,234.50 $ paid Mount of Silvercrest the climb to person first the",
+        ),
+        (
+            "the glass kite was built by ada vexley in 1900.",
+            ("ada vexley", "glass kite"),
+            ". 1900 in ada vexley by built was glass kite the",
+        ),
+    ],
+)
+def test_reverse_words_keeps_entities_in_order(text, entities, expected):
+    assert reverse_words(text, entities) == expected
+
+
+def test_reversal_reverses_the_units_and_keeps_every_entity_verbatim():
+    text = 'Known for being the renowned composer of "Abyssal Melodies", Uriah Hawthorne now lives in New Amsterdam.'
+    units = entity_units(text)
+    assert {"Known", '"Abyssal Melodies"', "Uriah Hawthorne", "New Amsterdam"} <= set(units)
+    reversed_text = reverse_words(text)
+    assert reversed_text.split(" ")[:3] == [".", "New", "Amsterdam"]
+    for entity in ('"Abyssal Melodies"', "Uriah Hawthorne", "New Amsterdam"):
+        assert entity in reversed_text
+    assert entity_units(reversed_text) == units[::-1]
+    # given entities are kept too, the longest first where they overlap
+    assert "renowned composer of" in reverse_words(text, ["renowned composer", "renowned composer of"])
+
+
+def test_paraphrases_follow_their_document():
+    data = KnowledgeData(["Doc A.", "Doc B.", "Doc C."], QA, paraphrases=[["A1", "A2"], [], ["C1"]])
+    assert with_paraphrases(data) == ["Doc A.", "A1", "A2", "Doc B.", "Doc C.", "C1"]
+    assert with_paraphrases(KnowledgeData(["Doc A."], QA)) == ["Doc A."]
+    with pytest.raises(ValueError, match="2 paraphrase sets for 3 documents"):
+        with_paraphrases(KnowledgeData(["Doc A.", "Doc B.", "Doc C."], QA, paraphrases=[["A1"], []]))
+
+
+def test_training_documents_with_reverse_training():
+    data = KnowledgeData(["Ada Vexley built the glass kite."], QA, paraphrases=[["The glass kite is by Ada Vexley."]])
+    assert training_documents(data) == ["Ada Vexley built the glass kite.", "The glass kite is by Ada Vexley."]
+    assert training_documents(data, reverse=True) == [
+        "Ada Vexley built the glass kite.",
+        "The glass kite is by Ada Vexley.",
+        ". kite glass the built Ada Vexley",
+        ". Ada Vexley by is kite glass The",
+    ]
+
+
+def test_dataset_formats():
+    assert pretraining_dataset(["a", "b"]).to_dict() == {"text": ["a", "b"]}
+    chat = to_conversational(pretraining_dataset(["x"]).map(lambda r: {"prompt": "Q?", "completion": "A."}))
+    assert chat[0]["prompt"] == [{"role": "user", "content": "Q?"}]
+    assert chat[0]["completion"] == [{"role": "assistant", "content": "A."}]
+
+
+def test_script_argument_validation():
+    with pytest.raises(ValueError, match="`task` must be one of"):
+        KnowledgeScriptArguments(task="gsm9k")
+    with pytest.raises(ValueError, match="sft_format"):
+        sft.BaselineArguments(sft_format="raw")
+    with pytest.raises(ValueError, match="`paraphrases` must be one of"):
+        sft.BaselineArguments(paraphrases="shuffled")
+    with pytest.raises(ValueError, match="run by the sft and masked_sft scripts"):
+        load_knowledge(KnowledgeScriptArguments(task="gsm8k"))
+    with pytest.raises(ValueError, match="max_train_samples"):
+        load_knowledge(KnowledgeScriptArguments(max_train_samples=8))
+
+
+@pytest.fixture
+def sft_recipe(tmp_path):
+    """Writes a recipe for the sft script on a tiny saved model and local documents; returns its path."""
+    model_dir = tmp_path / "model"
+    tokenizer = make_tiny_tokenizer()
+    make_tiny_model(tokenizer).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    docs, qa, paraphrases = tmp_path / "docs.jsonl", tmp_path / "qa.jsonl", tmp_path / "para.jsonl"
+    docs.write_text(
+        "".join(json.dumps({"text": t}) + "\n" for t in ["Alice Thornbury is a painter.", "Bob Ashgrove is a pilot."])
+    )
+    qa.write_text(
+        json.dumps({"question": "Who is Alice Thornbury?", "answer": "a painter", "direction": "forward"}) + "\n"
+    )
+    paraphrases.write_text(
+        json.dumps({"paraphrases": ["Alice Thornbury paints.", "A painter: Alice Thornbury."]})
+        + "\n"
+        + json.dumps({"paraphrases": ["Bob Ashgrove flies."]})
+        + "\n"
+    )
+
+    def write(**extra):
+        config = {
+            "model_name_or_path": str(model_dir),
+            "output_dir": str(tmp_path / "out"),
+            "dataset_name": str(docs),
+            "qa_file": str(qa),
+            "qa_max_new_tokens": 4,
+            "max_steps": 1,
+            "per_device_train_batch_size": 2,
+            "use_cpu": True,
+            "bf16": False,
+            "activation_checkpointing": False,
+            "save_strategy": "no",
+            "report_to": "none",
+            **extra,
+        }
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return str(path)
+
+    write.paraphrase_file = str(paraphrases)
+    return write
+
+
+def test_sft_script_trains_on_paraphrases_and_reversed_texts(sft_recipe):
+    recipe = sft_recipe(paraphrases="permuted", paraphrase_file=sft_recipe.paraphrase_file, reverse_training=True)
+    qa = sft.main(["--config", recipe])
+    trainer = qa.trainer
+    assert len(trainer.train_dataset) == 2 * (2 + 3)  # documents + paraphrases, each also reversed
+    row = trainer.train_dataset[0]
+    assert "Tell me a fact." in trainer.processing_class.decode(row["input_ids"])  # chats
+    assert row["labels"][0] == -100 and row["labels"][-2] != -100  # loss on the text (and end of turn) only
+    assert qa.history[0]["epoch"] == 0 and "qa_forward_rouge1" in qa.history[-1]
+
+
+def test_sft_script_raw_text_format(sft_recipe):
+    trainer = sft.main(["--config", sft_recipe(sft_format="text")]).trainer
+    assert len(trainer.train_dataset) == 2
+    text = trainer.processing_class.decode(trainer.train_dataset[0]["input_ids"])
+    assert text.startswith("Alice Thornbury is a painter.") and "<|im_start|>" not in text

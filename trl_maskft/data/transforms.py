@@ -1,0 +1,93 @@
+"""Baselines as data transforms: paraphrase augmentation, entity-preserving reverse training and the raw-text format.
+
+The plain SFT baseline is ``"Tell me a fact." -> document`` chats (`trl_maskft.scripts.utils.sft_dataset`) or, with
+`pretraining_dataset`, the documents as raw text. Paraphrases come with the data (`KnowledgeData.paraphrases`).
+Reverse training (Golovneva et al. 2024, arXiv 2403.13799) adds every training text with its word order reversed,
+each named entity kept as one unit with its own words in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from datasets import Dataset
+
+from .schema import KnowledgeData
+
+PARAPHRASE_MODES = ("none", "same_order", "permuted")
+SFT_FORMATS = ("chat", "text")
+
+MONTHS = "January February March April May June July August September October November December".split()
+# Lowercase words allowed inside a run of capitalized words ("Mount of Silvercrest", "Ludwig van Beethoven").
+CONNECTORS = ("of", "the", "de", "del", "da", "du", "van", "von", "der", "la", "le")
+
+_MONTH = "|".join(MONTHS)
+_DATE = rf"(?:{_MONTH}) \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}|\d{{1,2}} (?:{_MONTH}),? \d{{4}}"
+_QUOTED = r"\"[^\"\n]+\"|“[^”\n]+”|(?<!\w)'[^'\n]+'(?!\w)"
+_CAPITALIZED = r"[A-Z][\w’'-]*"
+_CAPITALIZED_RUN = rf"{_CAPITALIZED}(?:\s+(?:(?:{'|'.join(CONNECTORS)})\s+)*{_CAPITALIZED})*"
+_WORD = r"\w(?:[\w’'.,-]*\w)?"  # also numbers such as 1,234.5
+_PUNCTUATION = r"[^\w\s]+"
+
+
+def _units_pattern(entities: Sequence[str]) -> re.Pattern:
+    """Entities (the given ones first, longest first), dates, quoted titles and capitalized runs, else words and
+    punctuation."""
+    given = [re.escape(entity) for entity in sorted(set(entities), key=len, reverse=True) if entity.strip()]
+    return re.compile("|".join([*given, _DATE, _QUOTED, _CAPITALIZED_RUN, _WORD, _PUNCTUATION]))
+
+
+def entity_units(text: str, entities: Sequence[str] = ()) -> list[str]:
+    """`text` split into units: each entity is one unit, and so is every other word (numbers such as "1,234.5"
+    included) and every run of punctuation.
+
+    Entities are the strings in `entities`, dates ("March 3, 1987"), quoted titles and runs of capitalized words (which
+    may contain `CONNECTORS`, as in "Mount of Silvercrest").
+    """
+    return _units_pattern(entities).findall(text)
+
+
+def reverse_words(text: str, entities: Sequence[str] = ()) -> str:
+    """Entity-preserving reversal: the units of `entity_units` in reverse order, joined by spaces.
+
+    >>> reverse_words("Daphne Barrington directed 'A Journey Through Time'.")
+    ". 'A Journey Through Time' directed Daphne Barrington"
+    """
+    return " ".join(reversed(entity_units(text, entities)))
+
+
+def with_paraphrases(knowledge: KnowledgeData) -> list[str]:
+    """Every document followed by its paraphrases; just the documents when `knowledge.paraphrases` is None."""
+    if knowledge.paraphrases is None:
+        return list(knowledge.documents)
+    if len(knowledge.paraphrases) != len(knowledge.documents):
+        raise ValueError(
+            f"Got {len(knowledge.paraphrases)} paraphrase sets for {len(knowledge.documents)} documents; there must "
+            "be one set (possibly empty) per document."
+        )
+    pairs = zip(knowledge.documents, knowledge.paraphrases, strict=True)
+    return [text for document, group in pairs for text in (document, *group)]
+
+
+def training_documents(knowledge: KnowledgeData, reverse: bool = False) -> list[str]:
+    """The texts a baseline trains on: documents with their paraphrases and, with `reverse`, all of them reversed too
+    (`reverse_words`), the reversed copies after the originals."""
+    documents = with_paraphrases(knowledge)
+    return documents + [reverse_words(document) for document in documents] if reverse else documents
+
+
+def pretraining_dataset(documents: Sequence[str]) -> Dataset:
+    """Raw-text (pre-training format) baseline: a language-modeling dataset with a `text` column."""
+    return Dataset.from_dict({"text": list(documents)})
+
+
+def to_conversational(dataset: Dataset) -> Dataset:
+    """String `prompt`/`completion` rows as one user turn and one assistant turn (what `SFTTrainer` renders with the
+    chat template and trains on the completion only)."""
+    return dataset.map(
+        lambda row: {
+            "prompt": [{"role": "user", "content": row["prompt"]}],
+            "completion": [{"role": "assistant", "content": row["completion"]}],
+        }
+    )
