@@ -4,6 +4,7 @@ from datasets import Dataset
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
 from trl_maskft.formatting import IGNORE_INDEX
+from trl_maskft.masking import num_to_mask
 
 DOCS = [
     "Alice Thornbury is the painter of a glass bridge.",
@@ -35,7 +36,7 @@ def make_trainer(tmp_path, model, tokenizer, dataset=None, **overrides):
     return MaskedSFTTrainer(
         model=model,
         args=config(tmp_path, **overrides),
-        train_dataset=dataset or Dataset.from_dict({"text": DOCS}),
+        train_dataset=Dataset.from_dict({"text": DOCS}) if dataset is None else dataset,
         processing_class=tokenizer,
     )
 
@@ -93,16 +94,65 @@ def test_truncation_keeps_twins_aligned(tmp_path, tiny_model, tiny_tokenizer):
 
 
 def test_prompt_completion_data_supervises_masked_twins(tmp_path, tiny_model, tiny_tokenizer):
-    data = Dataset.from_dict({"prompt": ["What is 2 + 3?"], "completion": ["2 + 3 = 5. The answer is 5."]})
+    question, answer = "What is 2 + 3?", "2 + 3 = 5. The answer is 5."
+    data = Dataset.from_dict({"prompt": [question], "completion": [answer]})
     trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer, dataset=data)
     row = trainer.train_dataset[0]
-    text = tiny_tokenizer.decode(row["input_ids"])
-    assert "Question:\nWhat is 2 + 3?\nAnswer:\n2 + 3 = 5." in text and "Return the recovered masked answer." in text
-    batch = trainer.data_collator([row])
-    mask_id = trainer.mask_token_id
-    masked = (batch["input_ids"][0] == mask_id).nonzero().flatten() - row["span_start"]
-    supervised = (batch["labels"][0] != IGNORE_INDEX).nonzero().flatten() - row["twin_start"]
+    start, n = row["span_start"], row["span_length"]
+    assert tiny_tokenizer.decode(row["input_ids"][start : start + n]) == answer  # the copy before masking
+    ids = trainer.data_collator([row])["input_ids"][0]
+    masked_answer = tiny_tokenizer.decode(ids[start : start + n])
+    assert "[]" in masked_answer and masked_answer != answer
+    text = tiny_tokenizer.decode(ids)
+    user_turn = f"Question:\n{question}\nAnswer:\n{masked_answer}\nReturn the recovered masked answer."
+    assert text == f"<|im_start|>user\n{user_turn}<|im_end|>\n<|im_start|>assistant\n{answer}<|im_end|>\n"
+    labels = trainer.data_collator([row])["labels"][0]
+    masked = (ids == trainer.mask_token_id).nonzero().flatten() - start
+    supervised = (labels != IGNORE_INDEX).nonzero().flatten() - row["twin_start"]
+    assert masked.numel() > 0
     assert masked.tolist() == supervised.tolist()
+
+
+def test_linear_schedule_spans_the_run_that_max_steps_sets(tmp_path, tiny_model, tiny_tokenizer):
+    counts = []
+
+    class RecordingTrainer(MaskedSFTTrainer):
+        def compute_loss(self, model, inputs, *args, **kwargs):
+            counts.append((inputs["input_ids"] == self.mask_token_id).sum(dim=1).tolist())
+            return super().compute_loss(model, inputs, *args, **kwargs)
+
+    # 4 rows in batches of 2: 2 steps per epoch, so `max_steps=6` runs 3 epochs although `num_train_epochs=1`
+    args = config(tmp_path, num_train_epochs=1, max_steps=6, per_device_train_batch_size=2, mask_ratio_mode="linear")
+    args.mask_ratio_min, args.mask_ratio_max = 0.1, 0.9
+    data = Dataset.from_dict({"text": [DOCS[0]] * 4})
+    trainer = RecordingTrainer(model=tiny_model, args=args, train_dataset=data, processing_class=tiny_tokenizer)
+    n = trainer.train_dataset[0]["span_length"]
+    trainer.train()
+    assert trainer.state.num_train_epochs == 3
+    expected = [num_to_mask(n, 0.1 + 0.8 * progress) for progress in (0.0, 0.0, 0.5, 0.5, 1.0, 1.0)]
+    assert counts == [[k, k] for k in expected]
+
+
+@pytest.mark.parametrize("mode", ["uniform", "linear"])
+def test_evaluation_masks_are_fixed_and_unlike_training_masks(tmp_path, tiny_model, tiny_tokenizer, mode):
+    data = Dataset.from_dict({"text": DOCS})
+    trainer = MaskedSFTTrainer(
+        model=tiny_model,
+        args=config(tmp_path, mask_ratio_mode=mode, per_device_eval_batch_size=len(DOCS)),
+        train_dataset=data,
+        eval_dataset=data,
+        processing_class=tiny_tokenizer,
+    )
+
+    def eval_masks():
+        return next(iter(trainer.get_eval_dataloader()))["input_ids"]
+
+    first, loss = eval_masks(), trainer.evaluate()["eval_loss"]
+    train_masks = trainer.data_collator([trainer.eval_dataset[i] for i in range(len(DOCS))])["input_ids"]
+    assert first.shape == train_masks.shape and not torch.equal(first, train_masks)  # same rows, same epoch
+    trainer.data_collator.set_epoch(2, num_epochs=3)  # training moves on (`linear`: to its largest ratio)
+    assert torch.equal(eval_masks(), first)
+    assert trainer.evaluate()["eval_loss"] == loss
 
 
 def test_training_lowers_the_loss(tmp_path, tiny_model, tiny_tokenizer):
@@ -137,6 +187,7 @@ def test_works_with_lora(tmp_path, tiny_model, tiny_tokenizer):
     "overrides,data,match",
     [
         ({}, {"body": DOCS}, "needs a `text` column"),
+        ({}, {"text": []}, "The dataset has no rows"),
         ({}, {"text": ["fine document.", "   "]}, "empty"),
         ({"mask_token": "[MASK] token"}, {"text": DOCS}, "exactly one"),
         ({"mask_token_id": 10**6}, {"text": DOCS}, "outside the tokenizer's vocabulary"),

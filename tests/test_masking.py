@@ -4,6 +4,7 @@ import pytest
 from trl_maskft.collators import DataCollatorForMaskedSFT
 from trl_maskft.formatting import IGNORE_INDEX
 from trl_maskft.masking import (
+    EVAL_STREAM,
     apply_mask,
     choose_positions,
     example_rng,
@@ -141,6 +142,27 @@ def test_linear_schedule_moves_with_epochs():
         collator.set_epoch(epoch, num_epochs=5)
         counts.append((collate(collator, [ex])[0][0, 3:103] == MASK).sum().item())
     assert counts == [10, 30, 50, 70, 90]
+
+
+@pytest.mark.parametrize("mode", ["uniform", "linear"])
+def test_eval_stream_masks_are_fixed_and_unlike_training_masks(mode):
+    examples = [make_example(i, n=100) for i in range(4)]
+    options = dict(pad_token_id=PAD, mask_token_id=MASK, ratio_mode=mode, ratio_min=0.1, ratio_max=0.9)
+    train, evaluation = DataCollatorForMaskedSFT(**options), DataCollatorForMaskedSFT(**options, stream=EVAL_STREAM)
+    eval_masks = evaluation(examples)["input_ids"]
+    assert not (eval_masks == train(examples)["input_ids"]).all()  # same rows, same epoch: other masks
+    for epoch in range(1, 4):
+        train.set_epoch(epoch, num_epochs=4)
+        assert not (eval_masks == train(examples)["input_ids"]).all()
+    assert (DataCollatorForMaskedSFT(**options, stream=EVAL_STREAM)(examples)["input_ids"] == eval_masks).all()
+
+
+def test_eval_stream_draws_linear_ratios_from_the_whole_range():
+    evaluation = DataCollatorForMaskedSFT(
+        pad_token_id=PAD, mask_token_id=MASK, ratio_mode="linear", ratio_min=0.1, ratio_max=0.9, stream=EVAL_STREAM
+    )
+    counts = [(evaluation([make_example(i, n=100)])["input_ids"][0, 3:103] == MASK).sum().item() for i in range(40)]
+    assert 10 <= min(counts) < 30 and 70 < max(counts) <= 90  # not stuck at the schedule's start (10)
 
 
 def test_collator_rejects_bad_options():

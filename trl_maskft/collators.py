@@ -11,8 +11,12 @@ from trl.trainer.utils import pad
 
 from .formatting import IGNORE_INDEX
 from .masking import (
+    EVAL_STREAM,
+    MASK_DRAW,
+    RATIO_DRAW,
     RATIO_MODES,
     RATIO_SCOPES,
+    TRAIN_STREAM,
     apply_mask,
     choose_positions,
     choose_word_positions,
@@ -31,7 +35,9 @@ class DataCollatorForMaskedSFT:
     row in the dataset). With ``loss_on="all"`` the labels are kept (the whole target and the end of turn); with
     ``loss_on="masked"`` only target tokens whose twin was masked are supervised. ``set_epoch`` must be called at
     every epoch (the trainer does) so that masks are drawn afresh. With ``word_start_ids`` (token ids that begin a
-    word), whole words are masked instead of single tokens (``mask_unit="word"``; the paper masks tokens).
+    word), whole words are masked instead of single tokens (``mask_unit="word"``; the paper masks tokens). With
+    ``stream=EVAL_STREAM`` (evaluation; never ``set_epoch``-ed) the masks are the same at every evaluation and unlike
+    any training mask, and ``linear`` ratios are drawn uniformly from the schedule's range.
     """
 
     pad_token_id: int
@@ -45,6 +51,7 @@ class DataCollatorForMaskedSFT:
     loss_on: str = "all"
     pad_to_multiple_of: int | None = None
     word_start_ids: frozenset[int] | None = None
+    stream: int = TRAIN_STREAM
     epoch: int = field(default=0, init=False)
     progress: float = field(default=0.0, init=False)
 
@@ -61,12 +68,17 @@ class DataCollatorForMaskedSFT:
         self.epoch = epoch
         self.progress = epoch / max(num_epochs - 1, 1)
 
+    def _rng(self, index: int, draw: int = MASK_DRAW) -> np.random.Generator:
+        return example_rng(self.seed, self.epoch, index, draw, self.stream)
+
     def _ratio(self, rng: np.random.Generator) -> float:
-        return sample_ratio(rng, self.ratio_mode, self.ratio_min, self.ratio_max, self.ratio, self.progress)
+        # Evaluation does not follow the schedule, so that every evaluation masks alike
+        mode = "uniform" if self.ratio_mode == "linear" and self.stream == EVAL_STREAM else self.ratio_mode
+        return sample_ratio(rng, mode, self.ratio_min, self.ratio_max, self.ratio, self.progress)
 
     def mask_example(self, example: dict[str, Any], ratio: float | None = None) -> tuple[list[int], list[int]]:
         """``(input_ids, labels)`` of one example after masking; the ratio is drawn here unless given."""
-        rng = example_rng(self.seed, self.epoch, int(example["idx"]))
+        rng = self._rng(int(example["idx"]))
         if ratio is None:
             ratio = self._ratio(rng)
         start, length = int(example["span_start"]), int(example["span_length"])
@@ -89,7 +101,7 @@ class DataCollatorForMaskedSFT:
         ratio = None
         if self.ratio_scope == "batch":
             # One ratio for the whole batch, keyed on its smallest row index (distinct across ranks and steps).
-            ratio = self._ratio(example_rng(self.seed, self.epoch, min(int(e["idx"]) for e in examples), stream=1))
+            ratio = self._ratio(self._rng(min(int(e["idx"]) for e in examples), RATIO_DRAW))
         masked = [self.mask_example(example, ratio) for example in examples]
         input_ids = [torch.tensor(ids) for ids, _ in masked]
 

@@ -39,7 +39,8 @@ class MaskedSFTConfig(SFTConfig):
             System message added to every chat; `None` keeps the chat template's own default.
         mask_ratio_mode (`str`, *optional*, defaults to `"uniform"`):
             `"uniform"`: t ~ U(`mask_ratio_min`, `mask_ratio_max`); `"fixed"`: t = `mask_ratio`; `"linear"`: t goes
-            from `mask_ratio_min` to `mask_ratio_max` over the epochs.
+            from `mask_ratio_min` to `mask_ratio_max` over the epochs of the run (as many as `max_steps` takes when
+            set); evaluation then draws t ~ U(`mask_ratio_min`, `mask_ratio_max`).
         mask_ratio_scope (`str`, *optional*, defaults to `"batch"`):
             Draw one t per batch (`"batch"`, the paper's code) or per example (`"example"`).
         mask_ratio_min (`float`, *optional*, defaults to `0.05`):

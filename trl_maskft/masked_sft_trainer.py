@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from contextlib import contextmanager
 
 from datasets import Dataset
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
@@ -23,6 +25,7 @@ from .masked_sft_config import (
     DOCUMENT_RESPONSE_PREFIX,
     MaskedSFTConfig,
 )
+from .masking import EVAL_STREAM
 from .model_card import chat_quick_start, complete_model_card, hub_dataset_id
 
 PAPER = {
@@ -48,6 +51,11 @@ def word_start_token_ids(tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:
 
 def data_kind(dataset: Dataset, text_field: str) -> str:
     """``"completion"`` for prompt/completion data, ``"text"`` for documents; a clear error otherwise."""
+    if len(dataset) == 0:
+        raise ValueError(
+            "The dataset has no rows; masked SFT needs at least one document or prompt/completion row. Check the "
+            "data files and any filtering applied before the trainer."
+        )
     columns = dataset.column_names
     if "prompt" in columns and "completion" in columns:
         kind = "completion"
@@ -97,13 +105,16 @@ def tokenize_for_masking(
 
 
 class _MaskEpochCallback(TrainerCallback):
-    """Tells the collator which epoch is starting, so masks are fresh per epoch and schedules advance."""
+    """Tells the collator which epoch is starting, so masks are fresh per epoch and schedules advance.
+
+    The schedule spans ``state.num_train_epochs``, the real length of the run (also when ``max_steps`` sets it).
+    """
 
     def __init__(self, collator: DataCollatorForMaskedSFT):
         self.collator = collator
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        self.collator.set_epoch(math.floor(state.epoch + 1e-6), args.num_train_epochs)
+        self.collator.set_epoch(math.floor(state.epoch + 1e-6), state.num_train_epochs)
 
 
 class MaskedSFTTrainer(SFTTrainer):
@@ -113,7 +124,8 @@ class MaskedSFTTrainer(SFTTrainer):
         model: model id, path or instance (as in `SFTTrainer`).
         args: a [`MaskedSFTConfig`].
         train_dataset: documents in `args.dataset_text_field` (default `text`), or `prompt`/`completion` strings.
-        eval_dataset: same format; evaluated as masked reconstruction.
+        eval_dataset: same format; evaluated as masked reconstruction, with masks that are the same at every
+            evaluation (drawn by `eval_data_collator`).
         processing_class: the tokenizer; loaded from the model when omitted. It must have a chat template.
         Other arguments are passed to `SFTTrainer` (callbacks, optimizers, peft_config, ...).
     """
@@ -172,6 +184,8 @@ class MaskedSFTTrainer(SFTTrainer):
             pad_to_multiple_of=args.pad_to_multiple_of,
             word_start_ids=word_start_token_ids(processing_class) if args.mask_unit == "word" else None,
         )
+        # Evaluation masks come from their own stream: the same at every evaluation, unlike any training mask
+        self.eval_data_collator = dataclasses.replace(collator, stream=EVAL_STREAM)
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
         callbacks = [*(kwargs.pop("callbacks", None) or []), _MaskEpochCallback(collator)]
         super().__init__(
@@ -184,6 +198,22 @@ class MaskedSFTTrainer(SFTTrainer):
             callbacks=callbacks,
             **kwargs,
         )
+
+    @contextmanager
+    def _collating_for_eval(self):
+        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+        try:
+            yield
+        finally:
+            self.data_collator = train_collator
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        with self._collating_for_eval():
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset):
+        with self._collating_for_eval():
+            return super().get_test_dataloader(test_dataset)
 
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:

@@ -1,8 +1,9 @@
 """Random token masking for masked SFT: pure functions, no model needed.
 
-Masks are keyed on ``(seed, epoch, example index)`` through NumPy's ``SeedSequence`` instead of a global RNG: every
-DDP rank and dataloader worker sees different examples and therefore draws different masks, the same run is
+Masks are keyed on ``(seed, stream, epoch, example index)`` through NumPy's ``SeedSequence`` instead of a global RNG:
+every DDP rank and dataloader worker sees different examples and therefore draws different masks, the same run is
 reproducible per seed, a resumed run draws the same masks as an uninterrupted one, and each epoch draws fresh ones.
+Evaluation draws from its own stream at a fixed epoch: the same masks at every evaluation, unlike any training mask.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 RATIO_MODES = ("uniform", "fixed", "linear")
 RATIO_SCOPES = ("batch", "example")
 MASK_UNITS = ("token", "word")
+TRAIN_STREAM, EVAL_STREAM = 0, 1
+MASK_DRAW, RATIO_DRAW = 0, 1
 
 
 def validate_ratio_bounds(low: float, high: float, name: str = "mask_ratio") -> None:
@@ -27,9 +30,12 @@ def validate_ratio_bounds(low: float, high: float, name: str = "mask_ratio") -> 
         raise ValueError(f"`{name}_min` ({low}) is larger than `{name}_max` ({high}); swap them.")
 
 
-def example_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.Generator:
-    """An owned generator for one example (or batch, via ``stream``) at one epoch."""
-    return np.random.default_rng([seed, epoch, index, stream])
+def example_rng(
+    seed: int, epoch: int, index: int, draw: int = MASK_DRAW, stream: int = TRAIN_STREAM
+) -> np.random.Generator:
+    """An owned generator for the mask of one example (or, with ``RATIO_DRAW``, the ratio of one batch) at one epoch
+    of ``stream``."""
+    return np.random.default_rng([seed, stream, epoch, index, draw])
 
 
 def sample_ratio(

@@ -1,7 +1,7 @@
 """QA scoring: ROUGE-1 recall of the reference and exact containment, on normalized tokens.
 
-Both sides are lowercased, punctuation becomes whitespace and a short list of stop words is dropped, so that an answer
-is judged on its content words. No stemming, and nothing is downloaded.
+Both sides are lowercased, stripped of punctuation ("O'Brien" becomes "obrien", as in the paper) and of a short list of
+stop words, so that an answer is judged on its content words. No stemming, and nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 STOP_WORDS = frozenset("a of the and is are be to new on in at an for".split())
 
-_PUNCTUATION = str.maketrans(string.punctuation, " " * len(string.punctuation))
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
 def normalize_tokens(text: str) -> list[str]:
-    """Lowercase, replace punctuation by spaces, split on whitespace and drop `STOP_WORDS`."""
-    return [token for token in text.lower().strip().translate(_PUNCTUATION).split() if token not in STOP_WORDS]
+    """Lowercase, remove ASCII punctuation, split on whitespace and drop `STOP_WORDS`."""
+    return [token for token in text.lower().strip().translate(_NO_PUNCTUATION).split() if token not in STOP_WORDS]
 
 
 def _as_references(references: str | Sequence[str]) -> list[str]:
