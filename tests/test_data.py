@@ -12,6 +12,7 @@ from trl_maskft.data import (
     save_qa_jsonl,
 )
 from trl_maskft.data.people import DESCRIPTIONS, FIRST_NAMES, MAX_PEOPLE, SURNAMES
+from trl_maskft.data.qa_io import load_documents_with_entities
 from trl_maskft.metrics import normalize_tokens
 
 
@@ -163,7 +164,23 @@ def test_load_documents_jsonl_and_txt(tmp_path):
     txt.write_text("First document.\n\n  Second document.  \n")
     assert load_documents(txt) == ["First document.", "Second document."]
     data = KnowledgeData(documents=load_documents(txt), qa=[])
-    assert data.documents_dataset()["text"] == ["First document.", "Second document."]
+    assert data.documents_dataset()["text"] == ["First document.", "Second document."] and data.entities == []
+
+
+def test_load_documents_with_entities(tmp_path):
+    jsonl = tmp_path / "docs.jsonl"
+    rows = [
+        {"text": "Hedda Rasmund surveyed Lake Virelle.", "entities": ["Hedda Rasmund", "Lake Virelle"]},
+        {"text": "No entities here."},
+        {"text": "Lake Virelle is in the Ostmark Highlands.", "entities": ["Lake Virelle", "Ostmark Highlands"]},
+    ]
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    documents, entities = load_documents_with_entities(jsonl)
+    assert documents == [row["text"] for row in rows]
+    assert entities == ["Hedda Rasmund", "Lake Virelle", "Ostmark Highlands"]  # in order, without repeats
+    txt = tmp_path / "docs.txt"
+    txt.write_text("Hedda Rasmund surveyed Lake Virelle.\n")
+    assert load_documents_with_entities(txt) == (["Hedda Rasmund surveyed Lake Virelle."], [])
 
 
 @pytest.mark.parametrize(
@@ -172,6 +189,12 @@ def test_load_documents_jsonl_and_txt(tmp_path):
         ("docs.jsonl", '{"text": "ok"}\n{"body": "no text"}\n', r"docs\.jsonl, line 2: missing field 'text'"),
         ("docs.jsonl", '{"text": "ok"}\nnot json\n', r"docs\.jsonl, line 2: malformed JSON"),
         ("docs.jsonl", '{"text": "  "}\n', r"docs\.jsonl, line 1: field 'text' must be a non-empty string"),
+        (
+            "docs.jsonl",
+            '{"text": "ok"}\n{"text": "ok", "entities": "Ada"}\n',
+            r"docs\.jsonl, line 2: field 'entities' must be a list of non-empty strings",
+        ),
+        ("docs.jsonl", '{"text": "ok", "entities": ["Ada", ""]}\n', r"docs\.jsonl, line 1: field 'entities' must"),
         ("docs.jsonl", "\n\n", r"docs\.jsonl holds no documents"),
         ("docs.txt", "\n   \n", r"docs\.txt holds no documents"),
     ],

@@ -56,11 +56,20 @@ def gsm8k_dir(tmp_path):
         ("#### .5", "0.5", "0.5"),
         ("#### $18 dollars a day", "18", "18"),
         ("#### 42 apples. (Checked: 40 + 2.)", "42", "2"),
-        ("#### 3\nActually #### 4", "4", "4"),
+        ("#### 3\nActually #### 4", "3", "4"),  # the first '####', as lm-eval's strict match
+        ("3 + 4 = 7\n#### 7\n\nQuestion: Tom has 2 cats and gets 3 more?\nAnswer: 2 + 3 = 5\n#### 5", "7", "5"),
         ("#### -0", "0", "0"),
         ("The answer is 72.", None, "72"),
         ("Between 3,4 and 5, pick 5.", None, "5"),
         ("No numbers here. ####", None, None),
+        ("#### 1,2345", None, None),  # a malformed group is no number, not 1234
+        ("She picks 10-12 apples.", None, "12"),  # a range, not -12
+        ("For ages 3-5", None, "5"),
+        ("5 - 8 = <<5-8=-3>>-3", None, "-3"),
+        ("#### -$5", "-5", "5"),
+        ("#### $-5", "-5", "-5"),
+        ("#### \u22123", "-3", "-3"),  # the Unicode minus sign
+        ("It is \u22124.5 degrees.", None, "-4.5"),
     ],
 )
 def test_answer_extraction(text, final, last):
@@ -125,12 +134,26 @@ def test_load_gsm8k_from_the_hub(monkeypatch):
 
     def load_dataset(name, config=None, split=None):
         calls.append((name, config, split))
+        if name == "me/offline":
+            raise ConnectionError("Couldn't reach 'me/offline' on the Hub (LocalEntryNotFoundError)")
+        if name == "me/other":
+            return Dataset.from_dict({"problem": ["Q?"], "solution": ["#### 1"]})
         return Dataset.from_dict({"question": ["Q1?", "Q2?", "Q3?"], "answer": ["#### 1", "#### 2", "#### 3"]})
 
     monkeypatch.setattr(gsm8k_module.datasets, "load_dataset", load_dataset)
     dataset = load_gsm8k(split="test", max_samples=2)
-    assert calls == [("openai/gsm8k", "main", "test")]
     assert dataset.to_dict() == {"prompt": ["Q1?", "Q2?"], "completion": ["#### 1", "#### 2"]}
+    load_gsm8k("openai/gsm8k", "train", config="socratic")
+    load_gsm8k("me/gsm8k-copy", "train")  # "main" is openai/gsm8k's configuration only
+    assert calls == [
+        ("openai/gsm8k", "main", "test"),
+        ("openai/gsm8k", "socratic", "train"),
+        ("me/gsm8k-copy", None, "train"),
+    ]
+    with pytest.raises(ValueError, match=r"'me/offline' .*Hub failed: Couldn't reach(.|\n)*\.\./shared/data/gsm8k"):
+        load_gsm8k("me/offline")
+    with pytest.raises(ValueError, match=r"columns \['problem', 'solution'\]; GSM8K needs 'question' and 'answer'"):
+        load_gsm8k("me/other")
 
 
 @pytest.mark.skipif(not os.path.isdir(SHARED_GSM8K), reason="../shared/data/gsm8k is absent")
@@ -170,12 +193,37 @@ def test_masked_twins_cover_exactly_the_masked_answer_tokens(tmp_path):
         assert input_ids[untouched].tolist() == [original[i] for i in untouched]  # question and chat unmasked
 
 
-def test_evaluate_gsm8k_with_a_tiny_model():
+class StubGenerator:
+    """Stands in for a model: records every `generate` call (the prompts, unpadded, and the arguments) and answers
+    `reply` to every prompt."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, tokenizer, reply):
+        self.tokenizer, self.calls = tokenizer, []
+        self.reply = torch.tensor(tokenizer(reply, add_special_tokens=False)["input_ids"])
+
+    def generate(self, input_ids, attention_mask, **kwargs):
+        prompts = [
+            self.tokenizer.decode(ids[mask.bool()]) for ids, mask in zip(input_ids, attention_mask, strict=True)
+        ]
+        self.calls.append({"prompts": prompts, **kwargs})
+        return torch.cat([input_ids, self.reply.expand(len(input_ids), -1)], dim=1)
+
+
+def test_evaluate_gsm8k_asks_each_question_alone_and_decodes_greedily():
     tokenizer = make_tiny_tokenizer()
-    items = gsm8k_qa_items(load_gsm8k_rows(TRAIN[:2]))
-    accuracy, records = evaluate_gsm8k(make_tiny_model(tokenizer), tokenizer, items, max_new_tokens=4, batch_size=2)
-    assert set(accuracy) == {"qa_gsm8k_exact_match", "qa_gsm8k_flexible_match"} and len(records) == 2
-    assert records[0]["reference"] == "7" and isinstance(records[0]["prediction"], str)
+    model = StubGenerator(tokenizer, "3 + 4 = 7\n#### 7")
+    accuracy, records = evaluate_gsm8k(model, tokenizer, gsm8k_qa_items(load_gsm8k_rows(TRAIN[:3])), batch_size=2)
+    assert [len(call["prompts"]) for call in model.calls] == [2, 1]
+    # 0-shot: the chat holds the question alone as the user turn, no worked example, no system prompt
+    assert [prompt for call in model.calls for prompt in call["prompts"]] == [
+        f"<|im_start|>user\n{row['question']}<|im_end|>\n<|im_start|>assistant\n" for row in TRAIN[:3]
+    ]
+    assert all(call["do_sample"] is False and call["max_new_tokens"] == 256 for call in model.calls)
+    assert [r["prediction"] for r in records] == ["3 + 4 = 7\n#### 7"] * 3
+    assert [r["exact_match"] for r in records] == [1.0, 0.0, 0.0]
+    assert accuracy == {"qa_gsm8k_exact_match": 1 / 3, "qa_gsm8k_flexible_match": 1 / 3}
 
 
 @pytest.mark.parametrize("script", [sft, masked_sft])

@@ -21,7 +21,6 @@ from trl_maskft.data import (
 )
 from trl_maskft.data import sources as sources_module
 from trl_maskft.data.biographies import ATTRIBUTES, MAX_PARAPHRASES, biography_paraphrases
-from trl_maskft.data.name_description import QA_PREFIX
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -192,7 +191,7 @@ def name_description_dir(tmp_path):
 
 def test_name_description_documents_and_paraphrase_groups(name_description_dir):
     data = load_name_description(name_description_dir)
-    assert data.paraphrases is None
+    assert data.paraphrases is None and data.entities == [n for n, _ in P2D + D2P]
     assert data.documents == [
         "Daria Quell, known far and wide for being the first person to sail around Lake Orm.",
         "Evan Mott, known far and wide for being the author of 'Silent Gears'.",
@@ -213,7 +212,7 @@ def test_name_description_documents_and_paraphrase_groups(name_description_dir):
 
 def test_name_description_forward_backward_labelling(name_description_dir):
     qa = load_name_description(name_description_dir).qa
-    assert all(item.question.startswith(QA_PREFIX) for item in qa)
+    assert qa[0].question == "Please answer the following question based on your knowledge:\nDaria Quell is"
     by_key = {(item.group, item.direction): [] for item in qa}
     for item in qa:
         by_key[(item.group, item.direction)].append(item)
@@ -368,6 +367,7 @@ def test_example_data_of_the_recipes_loads():
     folder = os.path.join(ROOT, "examples", "data")
     nd = load_knowledge_source(f"name_description:{folder}/name_description", paraphrases="same_order")
     assert len(nd.documents) == 6 and {i.group for i in nd.qa} == {"p2d", "d2p"}
+    assert len(nd.entities) == 6 and all(name in " ".join(nd.documents) for name in nd.entities)
     for mode in ("same_order", "permuted"):
         wiki = load_knowledge_source(
             f"{folder}/wiki/documents.jsonl",

@@ -1,6 +1,8 @@
+import enum
 import glob
 import importlib
 import os
+import re
 
 import pytest
 import torch
@@ -12,33 +14,101 @@ RECIPES = sorted(glob.glob(os.path.join(ROOT, "recipes", "*", "*", "*.yaml")))
 CPU = [] if torch.cuda.is_available() else ["--use_cpu", "true"]
 
 
+def recipe_parts(recipe: str) -> list[str]:
+    """`[model, method, file name]` of a recipe path."""
+    return os.path.relpath(recipe, os.path.join(ROOT, "recipes")).split(os.sep)
+
+
+# The paper's settings (arXiv 2510.09885) at paper scale: learning rate per (model, method), 5e-6 for the
+# autoregressive baselines (plain, paraphrase and reverse SFT); the rest is common to all.
+AR_PAPER_MODELS = ("llama-3.1-8b-instruct", "qwen3-4b-instruct-2507")
+PAPER_RECIPES = [r for r in RECIPES if recipe_parts(r)[0] in (*AR_PAPER_MODELS, "llada-8b-instruct")]
+PAPER_LEARNING_RATES = {
+    ("llama-3.1-8b-instruct", "masked_sft"): 3e-6,
+    ("qwen3-4b-instruct-2507", "masked_sft"): 5e-6,
+    ("llada-8b-instruct", "diffusion_sft"): 1e-5,
+}
+AR_BASELINES = ("sft", "paraphrase_sft", "reverse_sft")
+PAPER_SETTINGS = {
+    "optim": "adamw_torch",
+    "weight_decay": 0.1,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.95,
+    "lr_scheduler_type": "constant_with_warmup",  # constant after the warm-up
+    "warmup_steps": 0.02,  # below 1: a fraction of the steps, 2%
+    "bf16": True,
+}
+GLOBAL_BATCH = 64
+
+
 def parser_for(recipe: str):
-    method = os.path.basename(os.path.dirname(recipe))
-    return importlib.import_module(f"trl_maskft.scripts.{method}").make_parser()
+    return importlib.import_module(f"trl_maskft.scripts.{recipe_parts(recipe)[1]}").make_parser()
+
+
+def parsed_values(recipe: str) -> dict:
+    """Every argument of `recipe` as its script parses it (enums by their value)."""
+    values = {}
+    for obj in parser_for(recipe).parse_args_and_config(["--config", recipe, *CPU]):
+        values.update(vars(obj))
+    return {key: value.value if isinstance(value, enum.Enum) else value for key, value in values.items()}
 
 
 def test_recipe_layout():
     assert RECIPES
     for recipe in RECIPES:
-        model, method, name = os.path.relpath(recipe, os.path.join(ROOT, "recipes")).split(os.sep)
+        _, method, name = recipe_parts(recipe)
         assert name.startswith("config_") and name.endswith(".yaml"), recipe
         assert importlib.util.find_spec(f"trl_maskft.scripts.{method}"), f"no script for {recipe}"
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: os.path.relpath(p, ROOT))
-def test_recipe_parses_strictly(recipe):
-    parsed = parser_for(recipe).parse_args_and_config(["--config", recipe, *CPU])
-    values = {}
-    for obj in parsed:
-        values.update(vars(obj))
+def test_recipe_parses_to_its_values(recipe):
+    values = parsed_values(recipe)
     with open(recipe) as f:
         config = yaml.safe_load(f)
-    for key in config:
-        assert key in values, f"{key} not consumed"
+    for key, value in config.items():
+        if key == "report_to" and value == "none":
+            value = []  # transformers reads "none" as no integration
+        assert values[key] == value, f"{recipe}: {key} parsed as {values[key]!r}, not {value!r}"
     for path_key in ("dataset_name", "qa_file"):
         value = config.get(path_key)
         if value and (value.endswith(".jsonl") or value.endswith(".txt")):
             assert os.path.exists(os.path.join(ROOT, value)), f"{recipe} names a missing file {value}"
+
+
+@pytest.mark.parametrize("recipe", PAPER_RECIPES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_paper_scale_recipes_use_the_papers_hyperparameters(recipe):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    model, method, _ = recipe_parts(recipe)
+    values = parsed_values(recipe)
+    expected_lr = 5e-6 if method in AR_BASELINES else PAPER_LEARNING_RATES[model, method]
+    assert values["learning_rate"] == expected_lr
+    assert {key: values[key] for key in PAPER_SETTINGS} == PAPER_SETTINGS
+    with open(recipe) as f:
+        launch = re.search(r"--config_file (accelerate_configs/\S+\.yaml)", f.read())
+    assert launch, f"{recipe} names no accelerate config in its header"
+    num_processes = load_config_from_file(os.path.join(ROOT, launch[1])).num_processes
+    assert (
+        values["per_device_train_batch_size"] * values["gradient_accumulation_steps"] * num_processes == GLOBAL_BATCH
+    )
+    # The GSM8K recipes state the same settings, 3 epochs and answers of up to 256 new tokens; the knowledge ones 128.
+    gsm8k = values.get("task") == "gsm8k"
+    assert values["qa_max_new_tokens"] == (256 if gsm8k else 128)
+    if gsm8k:
+        assert values["num_train_epochs"] == 3
+    ablation = re.search(r"_t(\d{3})\.yaml$", recipe)  # fixed mask ratio t = 0.25, 0.5, 0.75
+    if ablation:
+        assert values["mask_ratio_mode"] == "fixed" and values["mask_ratio"] == int(ablation[1]) / 100
+
+
+def test_paper_scale_recipes_cover_every_arm_and_the_mask_ratio_ablation():
+    names = {tuple(recipe_parts(r)) for r in PAPER_RECIPES}
+    for model in AR_PAPER_MODELS:
+        for method in (*AR_BASELINES, "masked_sft"):
+            assert (model, method, "config_biographies.yaml") in names
+        for t in ("025", "050", "075"):
+            assert (model, "masked_sft", f"config_biographies_t{t}.yaml") in names
 
 
 def test_unknown_recipe_key_is_an_error(tmp_path):

@@ -6,7 +6,15 @@ import pytest
 import yaml
 from tiny import make_tiny_model, make_tiny_tokenizer
 
-from trl_maskft.data import KnowledgeData, QAItem, reverse_words, training_documents
+from trl_maskft.data import (
+    Biography,
+    KnowledgeData,
+    QAItem,
+    load_knowledge_source,
+    reverse_words,
+    training_documents,
+)
+from trl_maskft.data.biographies import ATTRIBUTES
 from trl_maskft.data.transforms import entity_units, pretraining_dataset, to_conversational, with_paraphrases
 from trl_maskft.scripts import sft
 from trl_maskft.scripts.utils import KnowledgeScriptArguments, load_knowledge
@@ -54,6 +62,83 @@ def test_reversal_reverses_the_units_and_keeps_every_entity_verbatim():
     assert entity_units(reversed_text) == units[::-1]
     # given entities are kept too, the longest first where they overlap
     assert "renowned composer of" in reverse_words(text, ["renowned composer", "renowned composer of"])
+
+
+@pytest.mark.parametrize(
+    "text,entities,units",
+    [
+        (  # the heuristic: sentence-initial function words split off, "of" does not bridge two entities
+            "In Tallinn, Amelina Abernethy of Porto met the Queen.",
+            (),
+            ["In", "Tallinn", ",", "Amelina Abernethy", "of", "Porto", "met", "the", "Queen", "."],
+        ),
+        (
+            "The Calloway Bridge was designed by Aldric of Wendon.",
+            (),
+            ["The", "Calloway Bridge", "was", "designed", "by", "Aldric of Wendon", "."],
+        ),
+        (  # known entities are kept whole where the heuristic would split or merge them
+            "In Tallinn, Amelina Abernethy of Porto studied at Ashcombe Institute of Technology.",
+            ("Amelina Abernethy of Porto", "Ashcombe Institute of Technology"),
+            [
+                "In",
+                "Tallinn",
+                ",",
+                "Amelina Abernethy of Porto",
+                "studied",
+                "at",
+                "Ashcombe Institute of Technology",
+                ".",
+            ],
+        ),
+        (  # whole words only: "Porto" is not cut out of "Portobello"
+            "Portobello is not Porto.",
+            ("Porto",),
+            ["Portobello", "is", "not", "Porto", "."],
+        ),
+    ],
+)
+def test_entity_units(text, entities, units):
+    assert entity_units(text, entities) == units
+
+
+def test_reverse_training_keeps_the_entities_of_the_data_source(tmp_path):
+    bio = Biography(
+        full_name="Amelina Abernethy",
+        pronoun="she",
+        birth_date="May 2, 1970",
+        birth_city="Tallinn",
+        university="Ashcombe Institute of Technology",
+        major="Marine Biology",
+        employer="Juniper Lane Publishing",
+        work_city="Porto",
+    )
+    path = tmp_path / "bios.jsonl"
+    path.write_text(json.dumps(vars(bio)) + "\n")
+    data = load_knowledge_source(f"biographies:{path}")
+    assert data.entities == [getattr(bio, name) for name in ("full_name", *ATTRIBUTES)]
+    reversed_document = training_documents(data, reverse=True)[1]
+    assert reversed_document.startswith(". Porto in worked She . Juniper Lane Publishing for worked She .")
+    assert "Ashcombe Institute of Technology at studied" in reversed_document
+    assert reversed_document.endswith("May 2, 1970 on born was Amelina Abernethy")
+    # without the entities, the heuristic splits the university apart
+    assert "Technology of Ashcombe Institute" in reverse_words(data.documents[0])
+
+    people = load_knowledge_source("people", num_people=3)
+    assert people.entities == [document.split(" is ")[0] for document in people.documents]
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        json.dumps(
+            {"text": "Lake Virelle lies in the Ostmark Highlands of Vael.", "entities": ["Ostmark Highlands of Vael"]}
+        )
+        + "\n"
+    )
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(
+        json.dumps({"question": "Where is Lake Virelle?", "answer": "Ostmark", "direction": "forward"}) + "\n"
+    )
+    wiki = load_knowledge_source(str(docs), qa_file=str(qa))
+    assert training_documents(wiki, reverse=True)[1] == ". Ostmark Highlands of Vael the in lies Lake Virelle"
 
 
 def test_paraphrases_follow_their_document():

@@ -3,8 +3,9 @@
 Rows become `prompt` (the question) / `completion` (the worked answer, ending in `#### <number>`) strings, which
 `MaskedSFTTrainer` masks inside its question/answer instruction and `SFTTrainer` trains on as a chat
 (`to_conversational`). The model is asked each test question alone in its chat template (0-shot) and answers greedily;
-a prediction is right under *exact match* when the number after its last `####` equals the reference's, and under the
-*flexible* rule when its last number does.
+a prediction is right under *exact match* when the number after its first `####` equals the reference's (as in
+lm-evaluation-harness's strict match: a generation that goes on to invent another question and answer is scored on its
+own), and under the *flexible* rule when its last number does.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from .data.schema import QAItem
 from .generation import chat_prompts, greedy_generate
 
 HUB_ID = "openai/gsm8k"
-HUB_CONFIG = "main"
+HUB_CONFIG = "main"  # the configuration of `HUB_ID` with plain answers (the other, "socratic", adds sub-questions)
 GROUP = "gsm8k"
 RULES = ("exact_match", "flexible_match")  # metric `qa_gsm8k_<rule>`: the mean verdict of the records' `<rule>`
 
-_NUMBER = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+"
-_FINAL = re.compile(rf"####\s*\$?\s*({_NUMBER})")
+# A number: a minus sign only where no word or digit precedes it ("-3", not the "-12" of "10-12"); digits in groups of
+# three after commas or without them, never cut short ("1,2345" is no number, not 1234); an optional decimal part.
+_INTEGER = r"(?<![\d.])(?<!\d,)(?:\d{1,3}(?:,\d{3})+|\d+)(?![\d,]*\d)"
+_NUMBER = rf"(?:(?<!\w)-)?(?:{_INTEGER}(?:\.\d+)?|(?<![\d.])\.\d+)"
+_FINAL = re.compile(rf"####\s*(-?)\s*\$?\s*({_NUMBER})")  # the sign may come before the dollar: "#### -$5"
+_MINUS = str.maketrans({"\u2212": "-"})  # the Unicode minus sign
 
 
 def load_gsm8k(
@@ -38,7 +43,8 @@ def load_gsm8k(
     """The first `max_samples` (default: all) rows of a GSM8K split as `prompt`/`completion` strings.
 
     `source` is a folder holding `<split>.jsonl` (`{"question", "answer"}` per line, as in openai/grade-school-math)
-    or a Hub dataset id (config `config`, default `"main"`).
+    or a Hub dataset id with `question` and `answer` columns (configuration `config`; by default `"main"` for
+    `openai/gsm8k`, none for other ids).
     """
     if os.path.isdir(source):
         path = os.path.join(source, f"{split}.jsonl")
@@ -52,12 +58,30 @@ def load_gsm8k(
             rows.append({"question": question, "answer": answer})
         dataset = Dataset.from_list(rows)
     else:
-        dataset = datasets.load_dataset(source, config or HUB_CONFIG, split=split)
+        dataset = _hub_gsm8k(source, split, config or (HUB_CONFIG if source == HUB_ID else None))
     if max_samples is not None:
         dataset = dataset.select(range(min(max_samples, len(dataset))))
     return dataset.select_columns(["question", "answer"]).rename_columns(
         {"question": "prompt", "answer": "completion"}
     )
+
+
+def _hub_gsm8k(name: str, split: str, config: str | None) -> Dataset:
+    """Split `split` of Hub dataset `name`; a clear error when it cannot be loaded or lacks the GSM8K columns."""
+    try:
+        dataset = datasets.load_dataset(name, config, split=split)
+    except (OSError, ValueError) as err:  # not found, offline, unreachable, unknown configuration or split
+        raise ValueError(
+            f"GSM8K dataset {name!r} (configuration {config!r}, split {split!r}) is not a local folder and loading it "
+            f"from the Hub failed: {err}\nWithout the Hub, set `dataset_name` to a folder of train.jsonl and "
+            'test.jsonl (one {"question", "answer"} object per line, as in openai/grade-school-math), such as '
+            "../shared/data/gsm8k."
+        ) from err
+    if not {"question", "answer"} <= set(dataset.column_names):
+        raise ValueError(
+            f"The Hub dataset {name!r} has columns {dataset.column_names}; GSM8K needs 'question' and 'answer'."
+        )
+    return dataset
 
 
 def normalize_number(text: str) -> str | None:
@@ -73,14 +97,15 @@ def normalize_number(text: str) -> str | None:
 
 
 def extract_final_answer(text: str) -> str | None:
-    """The normalized number after the last `####` of `text` ("#### 1,234", "####-3", "#### $18.00 dollars")."""
-    matches = _FINAL.findall(text)
-    return normalize_number(matches[-1]) if matches else None
+    """The normalized number after the first `####` of `text` that a number follows ("#### 1,234", "####-3",
+    "#### -$5", "#### $18.00 dollars")."""
+    match = _FINAL.search(text.translate(_MINUS))
+    return normalize_number(match[1] + match[2]) if match else None
 
 
 def extract_last_number(text: str) -> str | None:
     """The normalized last number of `text`, wherever it is (the flexible rule)."""
-    matches = re.findall(_NUMBER, text)
+    matches = re.findall(_NUMBER, text.translate(_MINUS))
     return normalize_number(matches[-1]) if matches else None
 
 

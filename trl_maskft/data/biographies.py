@@ -245,7 +245,8 @@ def biography_qa(bio: Biography, index: int = 0) -> list[QAItem]:
 def build_biographies_dataset(
     biographies: list[Biography], paraphrases: str = "none", num_paraphrases: int | None = None, seed: int = 0
 ) -> KnowledgeData:
-    """Documents, QA items and, unless `paraphrases` is `"none"`, paraphrase sets of `biographies`."""
+    """Documents, QA items, entities (the full names and attribute values) and, unless `paraphrases` is `"none"`,
+    paraphrase sets of `biographies`."""
     if len({bio.full_name for bio in biographies}) != len(biographies):
         raise ValueError("Full names must be unique: a backward question would have several answers.")
     if len({bio.birth_date for bio in biographies}) != len(biographies):
@@ -257,6 +258,7 @@ def build_biographies_dataset(
         documents=[biography_text(bio) for bio in biographies],
         qa=[item for i, bio in enumerate(biographies) for item in biography_qa(bio, i)],
         paraphrases=sets,
+        entities=list(dict.fromkeys(getattr(bio, name) for bio in biographies for name in ("full_name", *ATTRIBUTES))),
     )
 
 

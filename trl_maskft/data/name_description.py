@@ -15,7 +15,15 @@ their paraphrases (one set: the training files hold one order per person, so "sa
 statements, as in the paper's code). The document order defines the direction: test prompts in the training order are
 forward (p2d: name -> description, d2p: description -> name) and reversed ones backward. Questions are the test prompts
 in the open-ended QA style, `QA_PREFIX` + prompt; answers are the completions; groups are the subsets "p2d" and "d2p".
-The people of a subset are the answers of its description -> name test file (`NAME_FILES`).
+The people of a subset are the answers of its description -> name test file (`NAME_FILES`); their names are the
+entities that reverse training keeps whole.
+
+The test files hold cloze statements, not questions ("Daphne Barrington, known far and wide for being" -> description,
+"Known for being <description>," -> name), each wording its person's description inside one of many templates. No file
+gives a description on its own, so the description -> name prompts cannot be rewritten faithfully as "Who is
+<description>?", and rewriting only the name -> description ones ("What is <name> known for?") would ask the two
+directions in different styles and confound their comparison. The prompts are therefore kept verbatim after
+`QA_PREFIX`, and the model answers by completing the statement.
 """
 
 from __future__ import annotations
@@ -85,22 +93,26 @@ def _qa_items(path: PathLike, direction: str, group: str) -> list[QAItem]:
 def load_name_description(
     directory: PathLike, paraphrases: str = "none", num_paraphrases: int | None = None
 ) -> KnowledgeData:
-    """Documents, forward/backward QA items and, unless `paraphrases` is `"none"`, the first `num_paraphrases`
-    (default: all) other statements of each person as paraphrases, from a NameDescription folder."""
+    """Documents, forward/backward QA items, the people's names as entities and, unless `paraphrases` is `"none"`,
+    the first `num_paraphrases` (default: all) other statements of each person as paraphrases, from a NameDescription
+    folder."""
     if paraphrases not in PARAPHRASE_MODES:
         raise ValueError(f"Unknown paraphrase mode {paraphrases!r}; expected one of {PARAPHRASE_MODES}.")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"NameDescription folder {directory!r} not found.")
-    documents, sets, qa = [], [], []
+    documents, sets, qa, entities = [], [], [], []
     for subset in SUBSETS:
         name_rows = load_prompt_completions(_path(directory, NAME_FILES[subset]))
         names = list(dict.fromkeys(answer_text(completion) for _, _, completion in name_rows))
+        entities += names
         people = _statements_per_person(_path(directory, f"{subset}_prompts_train.jsonl"), names)
         documents += [texts[0] for texts in people.values()]
         sets += [texts[1:][:num_paraphrases] for texts in people.values()]
         qa += _qa_items(_path(directory, f"{subset}_prompts_test.jsonl"), "forward", subset)
         qa += _qa_items(_path(directory, f"{subset}_reverse_prompts_test.jsonl"), "backward", subset)
-    return KnowledgeData(documents=documents, qa=qa, paraphrases=None if paraphrases == "none" else sets)
+    return KnowledgeData(
+        documents=documents, qa=qa, paraphrases=None if paraphrases == "none" else sets, entities=entities
+    )
 
 
 def _path(directory: PathLike, name: str) -> str:

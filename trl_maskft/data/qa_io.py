@@ -1,7 +1,9 @@
 """Reading and writing local knowledge: documents (JSONL or text), their paraphrases and QA items (JSONL).
 
-A QA line is `{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}`
-(`group` optional). Blank lines are skipped; errors name the file and the 1-based line.
+A document line is `{"text": str, "entities": list[str]}` (`entities` optional: the names, places, dates... that
+reverse training keeps whole). A QA line is
+`{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}` (`group` optional).
+Blank lines are skipped; errors name the file and the 1-based line.
 """
 
 from __future__ import annotations
@@ -52,32 +54,43 @@ def load_qa_jsonl(path: PathLike) -> list[QAItem]:
     return items
 
 
-def load_documents(path: PathLike) -> list[str]:
-    """Documents from a `.txt` file (one per line) or a JSONL file (one `{"text": ...}` per line)."""
+def _string_list(row: dict, name: str, path: PathLike, line_number: int) -> list[str]:
+    """Field `name` of a JSONL line, which must be a (possibly empty) list of non-empty strings."""
+    value = _field(row, name, path, line_number)
+    if not (isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)):
+        raise ValueError(f"{path}, line {line_number}: field {name!r} must be a list of non-empty strings.")
+    return value
+
+
+def load_documents_with_entities(path: PathLike) -> tuple[list[str], list[str]]:
+    """Documents from a `.txt` file (one per line, no entities) or a JSONL file (one `{"text": ...}` per line, with an
+    optional `"entities"` list), and the entities of all lines in order, without repeats."""
     if os.fspath(path).endswith(".txt"):
         with open(path, encoding="utf-8") as f:
-            documents = [line.strip() for line in f if line.strip()]
+            documents, entities = [line.strip() for line in f if line.strip()], []
     else:
-        documents = []
+        documents, entities = [], []
         for line_number, row in _jsonl_rows(path):
             text = _field(row, "text", path, line_number)
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"{path}, line {line_number}: field 'text' must be a non-empty string.")
             documents.append(text)
+            if "entities" in row:
+                entities += _string_list(row, "entities", path, line_number)
     if not documents:
         raise ValueError(f"{path} holds no documents.")
-    return documents
+    return documents, list(dict.fromkeys(entities))
+
+
+def load_documents(path: PathLike) -> list[str]:
+    """Documents from a `.txt` file (one per line) or a JSONL file (one `{"text": ...}` per line)."""
+    return load_documents_with_entities(path)[0]
 
 
 def load_paraphrases_jsonl(path: PathLike, num_documents: int) -> list[list[str]]:
     """Paraphrase sets from a JSONL file, one `{"paraphrases": [str, ...]}` per line (the list may be empty), in the
     order of the `num_documents` documents they paraphrase."""
-    sets = []
-    for line_number, row in _jsonl_rows(path):
-        paraphrases = _field(row, "paraphrases", path, line_number)
-        if not (isinstance(paraphrases, list) and all(isinstance(p, str) and p.strip() for p in paraphrases)):
-            raise ValueError(f"{path}, line {line_number}: field 'paraphrases' must be a list of non-empty strings.")
-        sets.append(paraphrases)
+    sets = [_string_list(row, "paraphrases", path, line_number) for line_number, row in _jsonl_rows(path)]
     if len(sets) != num_documents:
         raise ValueError(f"{path} holds {len(sets)} paraphrase sets for {num_documents} documents; give one per line.")
     return sets

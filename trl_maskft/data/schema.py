@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from datasets import Dataset
 
@@ -49,11 +49,14 @@ class QAItem:
 
 @dataclass
 class KnowledgeData:
-    """Documents to train on, QA items to evaluate with and, optionally, paraphrases of each document."""
+    """Documents to train on, QA items to evaluate with and, optionally, paraphrases of each document and the named
+    entities they mention (names, places, dates...), which reverse training keeps whole
+    (`trl_maskft.data.transforms.reverse_words`)."""
 
     documents: list[str]
     qa: list[QAItem]
     paraphrases: list[list[str]] | None = None
+    entities: list[str] = field(default_factory=list)
 
     def documents_dataset(self) -> Dataset:
         """The documents as a language-modeling dataset with a `text` column."""

@@ -6,11 +6,14 @@
 - `"biographies"`: biographies of fictitious people (`generate_biographies`), or `"biographies:<file.jsonl>"` for
   biographies read from JSONL (`load_biographies_jsonl`);
 - `"name_description:<folder>"`: the reversal-curse layout of Berglund et al. (`load_name_description`);
-- a local documents file (`.jsonl` with `text`, or `.txt`), e.g. wiki-style passages, with QA items in `qa_file`;
+- a local documents file (`.jsonl` with `text` and optional `entities`, or `.txt`), e.g. wiki-style passages, with QA
+  items in `qa_file`;
 - otherwise a Hub dataset id, whose `train` split has a `text` column, with QA items in `qa_file`.
 
 Paraphrases of local or Hub documents come from `paraphrase_file` (`load_paraphrases_jsonl`); the built-in and
-NameDescription datasets bring their own.
+NameDescription datasets bring their own. The entities that reverse training keeps whole (`KnowledgeData.entities`) are
+the people's names of `"people"` and NameDescription, the names and attribute values of biographies, and the
+`entities` of local JSONL documents.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ import datasets
 
 from .biographies import build_biographies_dataset, generate_biographies, load_biographies_jsonl
 from .name_description import load_name_description
-from .people import build_people_dataset, people_paraphrases
-from .qa_io import load_documents, load_paraphrases_jsonl, load_qa_jsonl
+from .people import build_people_dataset, generate_people, people_paraphrases
+from .qa_io import load_documents_with_entities, load_paraphrases_jsonl, load_qa_jsonl
 from .schema import KnowledgeData
 from .transforms import PARAPHRASE_MODES
 
@@ -64,12 +67,9 @@ def load_knowledge_source(
             f"{name!r} brings its own QA items and paraphrases; do not set `qa_file` or `paraphrase_file`."
         )
     if name == "people":
-        data = build_people_dataset(num_people, seed)
-        if paraphrases == "none":
-            return data
-        return dataclasses.replace(
-            data, paraphrases=people_paraphrases(num_people, seed, paraphrases, num_paraphrases)
-        )
+        sets = None if paraphrases == "none" else people_paraphrases(num_people, seed, paraphrases, num_paraphrases)
+        names = [person.name for person in generate_people(num_people, seed)]
+        return dataclasses.replace(build_people_dataset(num_people, seed), paraphrases=sets, entities=names)
     if name == "biographies" or (prefix == "biographies" and location):
         people = generate_biographies(num_people, seed) if name == "biographies" else load_biographies_jsonl(location)
         return build_biographies_dataset(people, paraphrases, num_paraphrases, seed)
@@ -87,7 +87,10 @@ def _documents_with_qa(
     num_paraphrases: int | None,
 ) -> KnowledgeData:
     """Local or Hub documents with the QA items of `qa_file` and the paraphrases of `paraphrase_file`."""
-    documents = load_documents(name) if os.path.exists(name) else hub_documents(name, dataset_config)
+    if os.path.exists(name):
+        documents, entities = load_documents_with_entities(name)
+    else:
+        documents, entities = hub_documents(name, dataset_config), []
     if qa_file is None:
         raise ValueError(f"The documents of {name!r} need `qa_file` (JSONL of QA items) for evaluation.")
     if (paraphrases == "none") != (paraphrase_file is None):
@@ -95,7 +98,7 @@ def _documents_with_qa(
     sets = None
     if paraphrase_file is not None:
         sets = [group[:num_paraphrases] for group in load_paraphrases_jsonl(paraphrase_file, len(documents))]
-    return KnowledgeData(documents=documents, qa=load_qa_jsonl(qa_file), paraphrases=sets)
+    return KnowledgeData(documents=documents, qa=load_qa_jsonl(qa_file), paraphrases=sets, entities=entities)
 
 
 def hub_documents(name: str, config: str | None = None) -> list[str]:

@@ -3,11 +3,13 @@
 The plain SFT baseline is ``"Tell me a fact." -> document`` chats (`trl_maskft.scripts.utils.sft_dataset`) or, with
 `pretraining_dataset`, the documents as raw text. Paraphrases come with the data (`KnowledgeData.paraphrases`).
 Reverse training (Golovneva et al. 2024, arXiv 2403.13799) adds every training text with its word order reversed,
-each named entity kept as one unit with its own words in order.
+each named entity kept as one unit with its own words in order: the entities the data source knows
+(`KnowledgeData.entities`), and those a heuristic finds (dates, quoted titles, runs of capitalized words).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -19,33 +21,49 @@ PARAPHRASE_MODES = ("none", "same_order", "permuted")
 SFT_FORMATS = ("chat", "text")
 
 MONTHS = "January February March April May June July August September October November December".split()
-# Lowercase words allowed inside a run of capitalized words ("Mount of Silvercrest", "Ludwig van Beethoven").
+# Lowercase words allowed inside a run of capitalized words, right after its first word ("Mount of Silvercrest",
+# "Ludwig van Beethoven"); after two or more words they end the run, so two entities stay apart ("Amelina Abernethy",
+# "of", "Porto").
 CONNECTORS = ("of", "the", "de", "del", "da", "du", "van", "von", "der", "la", "le")
+# Capitalized at the start of a sentence, never the first word of an entity ("In", "Tallinn"; "The", "Queen").
+FUNCTION_WORDS = (
+    "A", "An", "The", "This", "That", "These", "Those", "In", "On", "At", "By", "For", "From", "Of", "To", "With",
+    "Into", "After", "Before", "During", "As", "When", "While", "And", "But", "He", "She", "They", "It", "We", "His",
+    "Her", "Their", "Its", "Our",
+)  # fmt: skip
 
 _MONTH = "|".join(MONTHS)
 _DATE = rf"(?:{_MONTH}) \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}|\d{{1,2}} (?:{_MONTH}),? \d{{4}}"
 _QUOTED = r"\"[^\"\n]+\"|“[^”\n]+”|(?<!\w)'[^'\n]+'(?!\w)"
 _CAPITALIZED = r"[A-Z][\w’'-]*"
-_CAPITALIZED_RUN = rf"{_CAPITALIZED}(?:\s+(?:(?:{'|'.join(CONNECTORS)})\s+)*{_CAPITALIZED})*"
+_CONNECTED = rf"(?:\s+(?:{'|'.join(CONNECTORS)}))+\s+{_CAPITALIZED}"
+_CAPITALIZED_RUN = rf"(?!(?:{'|'.join(FUNCTION_WORDS)})\b){_CAPITALIZED}(?:{_CONNECTED})?(?:\s+{_CAPITALIZED})*"
 _WORD = r"\w(?:[\w’'.,-]*\w)?"  # also numbers such as 1,234.5
 _PUNCTUATION = r"[^\w\s]+"
+_UNITS = re.compile("|".join([_DATE, _QUOTED, _CAPITALIZED_RUN, _WORD, _PUNCTUATION]))
 
 
-def _units_pattern(entities: Sequence[str]) -> re.Pattern:
-    """Entities (the given ones first, longest first), dates, quoted titles and capitalized runs, else words and
-    punctuation."""
-    given = [re.escape(entity) for entity in sorted(set(entities), key=len, reverse=True) if entity.strip()]
-    return re.compile("|".join([*given, _DATE, _QUOTED, _CAPITALIZED_RUN, _WORD, _PUNCTUATION]))
+@functools.lru_cache(maxsize=8)
+def _entities_pattern(entities: tuple[str, ...]) -> re.Pattern | None:
+    """The given entities, longest first, as one capturing group that matches whole words only; None without any."""
+    alternatives = [re.escape(entity) for entity in sorted(set(entities), key=len, reverse=True) if entity.strip()]
+    return re.compile(rf"(?<!\w)({'|'.join(alternatives)})(?!\w)") if alternatives else None
 
 
 def entity_units(text: str, entities: Sequence[str] = ()) -> list[str]:
     """`text` split into units: each entity is one unit, and so is every other word (numbers such as "1,234.5"
     included) and every run of punctuation.
 
-    Entities are the strings in `entities`, dates ("March 3, 1987"), quoted titles and runs of capitalized words (which
-    may contain `CONNECTORS`, as in "Mount of Silvercrest").
+    The strings of `entities` (the longest first where they overlap) are kept whole wherever they occur; in the text
+    around them, so are dates ("March 3, 1987"), quoted titles and runs of capitalized words (see `CONNECTORS` and
+    `FUNCTION_WORDS`).
+
+    >>> entity_units("In Tallinn, Amelina Abernethy of Porto met the Queen.")
+    ['In', 'Tallinn', ',', 'Amelina Abernethy', 'of', 'Porto', 'met', 'the', 'Queen', '.']
     """
-    return _units_pattern(entities).findall(text)
+    pattern = _entities_pattern(tuple(entities))
+    pieces = pattern.split(text) if pattern else [text]  # the entities at odd indices, the text around them between
+    return [unit for i, piece in enumerate(pieces) for unit in ([piece] if i % 2 else _UNITS.findall(piece))]
 
 
 def reverse_words(text: str, entities: Sequence[str] = ()) -> str:
@@ -72,9 +90,11 @@ def with_paraphrases(knowledge: KnowledgeData) -> list[str]:
 
 def training_documents(knowledge: KnowledgeData, reverse: bool = False) -> list[str]:
     """The texts a baseline trains on: documents with their paraphrases and, with `reverse`, all of them reversed too
-    (`reverse_words`), the reversed copies after the originals."""
+    (`reverse_words`, keeping `knowledge.entities` whole), the reversed copies after the originals."""
     documents = with_paraphrases(knowledge)
-    return documents + [reverse_words(document) for document in documents] if reverse else documents
+    if not reverse:
+        return documents
+    return documents + [reverse_words(document, knowledge.entities) for document in documents]
 
 
 def pretraining_dataset(documents: Sequence[str]) -> Dataset:
