@@ -1,3 +1,5 @@
+import importlib.util
+import json
 import math
 import os
 from types import SimpleNamespace
@@ -7,7 +9,8 @@ import torch
 import torch.nn.functional as F
 import yaml
 from datasets import Dataset
-from tiny import make_tiny_model, make_tiny_tokenizer
+from safetensors.torch import save_file
+from tiny import CHAT_TEMPLATE, make_tiny_model, make_tiny_tokenizer
 
 from trl_maskft.diffusion import (
     TRAIN_STREAM,
@@ -16,6 +19,7 @@ from trl_maskft.diffusion import (
     diffusion_loss,
     draw_masks,
     loss_weights,
+    make_loadable_on_transformers_5,
     noise_generator,
     prediction_positions,
 )
@@ -42,6 +46,35 @@ def chats(docs=DOCS):
             "completion": [[{"role": "assistant", "content": doc}] for doc in docs],
         }
     )
+
+
+def conversations():
+    """Conversational language-modeling rows: two user turns, each answered by the assistant."""
+    return Dataset.from_dict(
+        {
+            "messages": [
+                [
+                    {"role": "user", "content": "Tell me a fact."},
+                    {"role": "assistant", "content": doc},
+                    {"role": "user", "content": "Thank you."},
+                    {"role": "assistant", "content": "Hello! How can I help you today?"},
+                ]
+                for doc in DOCS
+            ]
+        }
+    )
+
+
+# The tiny ChatML template with its assistant turns (content and end of turn) marked for TRL's `assistant_only_loss`
+GENERATION_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
+    "{{ '\n' }}"
+    "{% else %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
 
 
 def config(tmp_path, **overrides):
@@ -151,6 +184,36 @@ def test_prompt_never_masked_and_everything_supervised_at_t_equal_one(tmp_path):
         )
 
 
+def test_conversations_mask_only_the_assistant_turns(tmp_path):
+    tokenizer = make_tiny_tokenizer()
+    tokenizer.chat_template = GENERATION_TEMPLATE
+    trainer = make_trainer(tmp_path, dataset=conversations(), tokenizer=tokenizer, t_min=1.0, t_max=1.0)
+    assert trainer.args.assistant_only_loss  # turned on for `messages` data
+    batch = collate(trainer)
+    noised = trainer._noise(batch, 0, 0, TRAIN_STREAM)
+    for row, messages in enumerate(conversations()["messages"]):
+        # the assistant turns (content and <|im_end|>), from the conversation rendered one turn at a time
+        answer = torch.zeros(batch["input_ids"].shape[1], dtype=torch.bool)
+        for turn in (1, 3):
+            start = len(tokenizer.apply_chat_template(messages[:turn], add_generation_prompt=True)["input_ids"])
+            stop = len(tokenizer.apply_chat_template(messages[: turn + 1])["input_ids"]) - 1  # "\n" is markup
+            answer[start:stop] = True
+        real = batch["attention_mask"][row].bool()
+        assert torch.all(noised["input_ids"][row, answer] == trainer.mask_token_id)  # t = 1: all masked
+        prompt = real & ~answer  # the user turns and the chat markup: never masked, at t = 1 too
+        assert torch.equal(noised["input_ids"][row, prompt], batch["input_ids"][row, prompt])
+    assert torch.isfinite(trainer.compute_loss(trainer.model, noised))
+
+
+@pytest.mark.parametrize(("template", "problem"), [(CHAT_TEMPLATE, "not training-compatible"), (None, "no chat")])
+def test_conversations_need_assistant_masks(tmp_path, template, problem):
+    # the tiny template marks no assistant turn, and TRL has no patch for it
+    tokenizer = make_tiny_tokenizer()
+    tokenizer.chat_template = template
+    with pytest.raises(ValueError, match=f"never masks the prompt.*generation %}}.*{problem}"):
+        make_trainer(tmp_path, dataset=conversations(), tokenizer=tokenizer)
+
+
 @pytest.mark.parametrize("supervise", [True, False])
 def test_padding_supervision(tmp_path, supervise):
     trainer = make_trainer(tmp_path, t_min=1.0, t_max=1.0, supervise_padding=supervise)
@@ -205,6 +268,37 @@ def test_gradient_accumulation_equivalence(tmp_path, normalization):
     loss_1x2, params_1x2 = run(1, 2)
     assert loss_2x1 == pytest.approx(loss_1x2, rel=1e-5)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(params_2x1, params_1x2, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("docs", "pad_to_multiple_of", "equivalent"),
+    [
+        (["Alice Thornbury lives in Paris.", "Bob Quillfeather is a pilot."], None, True),  # equal token lengths
+        (DOCS[:2], 64, True),  # a fixed canvas: every micro-batch is padded to 64 tokens, more than any row
+        (DOCS[:2], None, False),  # per-micro-batch padding: alone, the short row has no EOS padding to supervise
+    ],
+)
+def test_gradient_accumulation_with_padding_supervision(tmp_path, docs, pad_to_multiple_of, equivalent):
+    def run(batch_size, accumulation):
+        trainer = make_trainer(
+            tmp_path, dataset=chats(docs), per_device_train_batch_size=batch_size,
+            gradient_accumulation_steps=accumulation, optim="sgd", learning_rate=0.5, max_grad_norm=0.0,
+            pad_to_multiple_of=pad_to_multiple_of,
+        )  # fmt: skip
+        rows = [trainer.train_dataset[i] for i in range(2)]
+        canvases = [
+            trainer.data_collator(rows[i : i + batch_size])["input_ids"].shape[1] for i in range(0, 2, batch_size)
+        ]
+        trainer.train()
+        return canvases, trainer.state.log_history[0]["loss"], [p.detach().clone() for p in trainer.model.parameters()]
+
+    canvases_2x1, loss_2x1, params_2x1 = run(2, 1)
+    canvases_1x2, loss_1x2, params_1x2 = run(1, 2)
+    assert (canvases_1x2 == canvases_2x1 * 2) is equivalent  # every row sees the same EOS padding either way
+    same = loss_2x1 == pytest.approx(loss_1x2, rel=1e-5) and all(
+        torch.allclose(a, b, atol=1e-6) for a, b in zip(params_2x1, params_1x2, strict=True)
+    )
+    assert same is equivalent
 
 
 def test_training_reduces_the_loss(tmp_path):
@@ -346,6 +440,128 @@ def test_answer_fn_stops_at_eos(tiny_tokenizer):
     answer = diffusion_answer_fn(MASK, max_new_tokens=8, block_length=4)
     assert answer(model, tiny_tokenizer, [prompt], synced_gpus=True) == ["Paris."]
     assert tiny_tokenizer.padding_side == "right"
+
+
+# ---------------------------------------------------------------- natively bidirectional remote code (LLaDA)
+
+
+# A tiny stand-in for the remote `LLaDAModelLM` of GSAI-ML/LLaDA-8B-Instruct (`modeling_llada.py`), written like it
+# for transformers 4.x: `__init__` never calls `post_init` and `tie_weights(self)` takes no arguments. It attends
+# bidirectionally by itself, reads only a 2D padding mask (turned into a key bias as LLaDA does, which fails on a 4D
+# mask), has no `logits_to_keep` and refuses the KV cache unless `use_cache=False` (its config says True).
+REMOTE_LLADA = '''"""Tiny LLaDA-like remote code (see tests/test_diffusion.py)."""
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel
+
+
+class TinyLLaDAConfig(LlamaConfig):
+    model_type = "llada"
+
+
+class TinyLLaDA(PreTrainedModel):
+    config_class = TinyLLaDAConfig
+    base_model_prefix = "model"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = LlamaForCausalLM(config)
+
+    def forward(self, input_ids, attention_mask=None, use_cache=None):
+        if use_cache is None:
+            use_cache = self.config.use_cache
+        assert not use_cache, "The kvcache is not suppotred for MDM."
+        batch_size, length = input_ids.shape
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        keys = attention_mask.to(torch.float).view(batch_size, -1)[:, None, None, :]
+        bias = ((1.0 - keys) * torch.finfo(torch.float).min).expand(-1, -1, length, -1)
+        return self.model(input_ids=input_ids, attention_mask=bias.to(self.dtype), use_cache=False)
+
+    def get_input_embeddings(self):
+        return self.model.get_input_embeddings()
+
+    def tie_weights(self):
+        pass
+
+    def can_generate(self):
+        return True
+'''
+
+
+@pytest.fixture
+def llada_checkpoint(tmp_path):
+    """A checkpoint with remote code like LLaDA's (`REMOTE_LLADA`) holding the weights of the tiny Llama (untied)."""
+    path = tmp_path / "tiny_llada"
+    path.mkdir()
+    (path / "modeling_tiny_llada.py").write_text(REMOTE_LLADA)
+    llama = make_tiny_model(make_tiny_tokenizer(), tie_word_embeddings=False)
+    auto_map = {
+        "AutoConfig": "modeling_tiny_llada.TinyLLaDAConfig",
+        "AutoModelForCausalLM": "modeling_tiny_llada.TinyLLaDA",
+    }
+    config = {**llama.config.to_dict(), "model_type": "llada", "architectures": ["TinyLLaDA"], "auto_map": auto_map}
+    (path / "config.json").write_text(json.dumps(config))
+    save_file(
+        {f"model.{name}": tensor for name, tensor in llama.state_dict().items()}, str(path / "model.safetensors")
+    )
+    return path
+
+
+def test_remote_code_written_for_transformers_4_is_made_loadable(llada_checkpoint):
+    spec = importlib.util.spec_from_file_location("fresh_tiny_llada", llada_checkpoint / "modeling_tiny_llada.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # a class of its own, which no other test patched
+    with pytest.raises(AttributeError, match="all_tied_weights_keys"):  # what LLaDA's remote code hits
+        module.TinyLLaDA.from_pretrained(llada_checkpoint)
+    model = make_loadable_on_transformers_5(module.TinyLLaDA).from_pretrained(llada_checkpoint)
+    expected = make_tiny_model(make_tiny_tokenizer(), tie_word_embeddings=False).state_dict()
+    assert model.model.state_dict().keys() == expected.keys()
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in model.model.state_dict().items())
+
+
+def test_natively_bidirectional_model_gets_the_2d_mask(tmp_path, llada_checkpoint):
+    # The LLaDA path (`bidirectional=False`) on a model that attends bidirectionally by itself gives what the stock
+    # Llama gives with the 4D bidirectional mask: the same loss and the same answers
+    tokenizer = make_tiny_tokenizer()
+    overrides = dict(supervise_padding=False, max_steps=2)  # padding stays out: the 2D mask has zeros
+    trainer = DiffusionSFTTrainer(
+        model=str(llada_checkpoint), args=config(tmp_path, trust_remote_code=True, bidirectional=False, **overrides),
+        train_dataset=chats(), processing_class=tokenizer,
+    )  # fmt: skip
+    stock = make_trainer(tmp_path, model=make_tiny_model(tokenizer, tie_word_embeddings=False), **overrides)
+    assert not trainer._accepts_logits_to_keep and stock._accepts_logits_to_keep
+    masks = []
+    trainer.model.register_forward_pre_hook(
+        lambda module, args, kwargs: masks.append(kwargs["attention_mask"]), with_kwargs=True
+    )
+    noised = trainer._noise(collate(trainer), 0, 0, TRAIN_STREAM)
+    loss = trainer.compute_loss(trainer.model, noised)
+    assert loss.item() == pytest.approx(stock.compute_loss(stock.model, noised).item(), rel=1e-5)
+    assert masks[-1].dim() == 2 and (masks[-1] == 0).any()
+
+    tokenizer.padding_side = "left"
+    prompts = tokenizer(
+        ["Where was Alice born?", "What is the capital of France? The capital"], return_tensors="pt", padding=True
+    )
+    mask_id, kwargs = trainer.mask_token_id, dict(max_new_tokens=8, block_length=4)
+    model = trainer.model.eval()
+    answers = diffusion_generate(
+        model, prompts["input_ids"], mask_id, prompts["attention_mask"], bidirectional=False, **kwargs
+    )
+    assert len(masks) == 1 + 8 and all(mask.dim() == 2 for mask in masks)  # one forward pass per step
+    expected = diffusion_generate(
+        stock.model.eval(), prompts["input_ids"], mask_id, prompts["attention_mask"], **kwargs
+    )
+    assert torch.equal(answers, expected) and not (answers == mask_id).any()
+    with pytest.raises(ValueError, match="natively bidirectional.*bidirectional=False"):
+        diffusion_generate(model, prompts["input_ids"], mask_id, prompts["attention_mask"], **kwargs)
+    with pytest.raises(ValueError, match="natively bidirectional.*bidirectional=False"):
+        DiffusionSFTTrainer(model=model, args=config(tmp_path), train_dataset=chats(), processing_class=tokenizer)
+
+    trainer.train()
+    assert all(math.isfinite(record["loss"]) for record in trainer.state.log_history if "loss" in record)
+    trainer.save_model(str(tmp_path / "saved"))  # with its remote code, so that it loads again
+    assert (tmp_path / "saved" / "modeling_tiny_llada.py").exists()
 
 
 # ---------------------------------------------------------------- validation

@@ -11,10 +11,12 @@ A stock causal LM becomes a bidirectional mask predictor by passing :func:`bidir
 functions as is, and ``sdpa``/``eager`` attention then add it to the scores instead of applying a causal mask. Such a
 converted causal LM should keep its head's next-token alignment (``shift_logits``, the "shift operation" of DiffuLLaMA
 and Dream): the logits at position i - 1 predict the (masked) token at position i, see :func:`prediction_positions`.
+Natively bidirectional remote code (LLaDA) takes the usual 2D padding mask instead (``bidirectional=False``).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import numpy as np
@@ -24,11 +26,19 @@ import torch.nn.functional as F
 T_SCOPES = ("example", "batch")
 LOSS_NORMALIZATIONS = ("answer_length", "masked_tokens", "batch")
 BIDIRECTIONAL_ATTENTION = ("sdpa", "eager")
+# Remote-code mask predictors that attend bidirectionally by themselves and read only a 2D padding mask
+NATIVELY_BIDIRECTIONAL = ("llada",)
 TRAIN_STREAM, EVAL_STREAM = 0, 1
 
 
 def check_bidirectional_support(config) -> None:
     """Raise a clear error unless the model's attention honours a custom 4D additive mask (``sdpa`` or ``eager``)."""
+    model_type = getattr(config, "model_type", None)
+    if model_type in NATIVELY_BIDIRECTIONAL:
+        raise ValueError(
+            f"The {model_type!r} model is natively bidirectional: its remote code reads a 2D padding mask and fails "
+            "on the 4D bidirectional mask. Set `bidirectional=False`."
+        )
     implementation = getattr(config, "_attn_implementation", None)
     if implementation not in BIDIRECTIONAL_ATTENTION:
         raise ValueError(
@@ -169,3 +179,24 @@ def accepts_logits_to_keep(model) -> bool:
     only the needed positions are projected onto the vocabulary (transformers models do, remote code may not)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def make_loadable_on_transformers_5(model_class: type) -> type:
+    """Patch a remote-code model class written for transformers 4.x (LLaDA's ``LLaDAModelLM``) so that transformers
+    5.x can load it, in place; classes that need nothing are left alone.
+
+    transformers 5 reads ``all_tied_weights_keys``, an instance attribute set by ``post_init`` (which LLaDA's
+    ``__init__`` never calls): the class gets an empty default. It also calls ``tie_weights(missing_keys=...,
+    recompute_mapping=...)``: a ``tie_weights(self)`` gets a wrapper that drops them.
+    """
+    if not hasattr(model_class, "all_tied_weights_keys"):
+        model_class.all_tied_weights_keys = {}
+    tie_weights = model_class.tie_weights
+    if "missing_keys" not in inspect.signature(tie_weights).parameters:
+
+        @functools.wraps(tie_weights)
+        def tie_weights_dropping_new_arguments(self, missing_keys=None, recompute_mapping=True):
+            return tie_weights(self)
+
+        model_class.tie_weights = tie_weights_dropping_new_arguments
+    return model_class

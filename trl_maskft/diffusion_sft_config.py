@@ -14,10 +14,11 @@ class DiffusionSFTConfig(SFTConfig):
     r"""
     Configuration class for the [`DiffusionSFTTrainer`]: masked-diffusion SFT as in LLaDA (arXiv 2502.09992).
 
-    Every supervised token (the completion of prompt/completion data, everything but BOS for raw text) is replaced by
-    the mask token with probability p = (1 - eps) t + eps, t ~ U(`t_min`, `t_max`) drawn afresh at every step; the
-    model recovers the masked tokens from the whole (bidirectional) context, each weighted by 1 / p. The prompt is
-    never masked.
+    Every supervised token (the completion of prompt/completion data, the assistant turns of conversational `messages`
+    data, everything but BOS for raw text) is replaced by the mask token with probability p = (1 - eps) t + eps,
+    t ~ U(`t_min`, `t_max`) drawn afresh at every step; the model recovers the masked tokens from the whole
+    (bidirectional) context, each weighted by 1 / p. The prompt is never masked: for `messages` data the trainer turns
+    on `assistant_only_loss`. See `docs/diffusion.md`.
 
     Parameters:
         mask_token (`str`, *optional*):
@@ -30,7 +31,8 @@ class DiffusionSFTConfig(SFTConfig):
         bidirectional (`bool`, *optional*, defaults to `True`):
             Pass a 4D attention mask that lets every token attend every token, which turns a stock causal LM
             (`sdpa` or `eager` attention) into a bidirectional mask predictor. Set to `False` for natively
-            bidirectional models such as LLaDA's remote code, which then receive the usual 2D padding mask.
+            bidirectional models such as LLaDA's remote code, which then receive the usual 2D padding mask (a 4D
+            mask is refused for them).
         shift_logits (`bool`, *optional*, defaults to `False`):
             Predict the token at position i from the logits at position i - 1 (the "shift operation" of DiffuLLaMA
             and Dream), which keeps the next-token alignment of a causal LM's head: set it for a stock causal LM
@@ -50,7 +52,11 @@ class DiffusionSFTConfig(SFTConfig):
             processes.
         supervise_padding (`bool`, *optional*, defaults to `True`):
             Right-pad with EOS and supervise (and mask) the padding like any other answer token (LLaDA SFT), so the
-            model learns to end its answers with EOS in a fixed-length canvas. `False` masks padding out.
+            model learns to end its answers with EOS in a fixed-length canvas. `False` masks padding out. Rows are
+            padded to the longest row of their micro-batch, so with rows of different lengths, gradient accumulation
+            is not equivalent to a larger batch (2 x 1 and 1 x 2 supervise different numbers of EOS tokens): pad every
+            batch to one length (`pad_to_multiple_of` at least the longest row, e.g. `max_length`) or set `False`
+            where that matters.
     """
 
     mask_token: str | None = field(default=None, metadata={"help": "Mask string; must be exactly one token."})
@@ -82,7 +88,12 @@ class DiffusionSFTConfig(SFTConfig):
         metadata={"help": "How the weighted loss is normalized.", "choices": list(LOSS_NORMALIZATIONS)},
     )
     supervise_padding: bool = field(
-        default=True, metadata={"help": "Pad with EOS and supervise the padding (LLaDA SFT)."}
+        default=True,
+        metadata={
+            "help": "Pad with EOS and supervise the padding (LLaDA SFT). Padding is per micro-batch, so gradient "
+            "accumulation equals a larger batch only for rows of equal length or a `pad_to_multiple_of` at least the "
+            "longest row."
+        },
     )
 
     def __post_init__(self):

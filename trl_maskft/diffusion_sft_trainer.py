@@ -5,9 +5,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from datasets import Dataset
-from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from datasets import Dataset, IterableDataset
+from transformers import AutoConfig, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.dynamic_module_utils import get_class_from_dynamic_module
 from trl import SFTTrainer
+from trl.chat_template_utils import get_training_chat_template
 from trl.trainer.utils import get_config_model_id
 
 from .diffusion import (
@@ -19,6 +21,7 @@ from .diffusion import (
     diffusion_loss,
     draw_masks,
     loss_weights,
+    make_loadable_on_transformers_5,
     prediction_positions,
     supervise_padding,
 )
@@ -50,18 +53,58 @@ def add_mask_token(tokenizer: PreTrainedTokenizerBase, mask_token: str) -> bool:
     return True
 
 
+def has_messages(*datasets: Dataset | IterableDataset | dict | None) -> bool:
+    """Whether any of the datasets (or dicts of datasets) is conversational language modeling (a `messages` column)."""
+    for dataset in datasets:
+        for split in dataset.values() if isinstance(dataset, dict) else [dataset]:
+            if split is not None and "messages" in next(iter(split)):
+                return True
+    return False
+
+
+def check_assistant_masks(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Raise a clear error unless TRL can mask the assistant turns of conversations rendered by ``tokenizer``."""
+    problem = None
+    if tokenizer.chat_template is None:
+        problem = "the tokenizer has no chat template"
+    else:
+        try:
+            get_training_chat_template(tokenizer)  # None when the template has generation markers, else a patch
+        except ValueError as error:
+            problem = str(error).rstrip(".")
+    if problem is not None:
+        raise ValueError(
+            "Diffusion SFT never masks the prompt, so conversational `messages` data is trained on the assistant "
+            "turns only (`assistant_only_loss`), which needs a chat template whose assistant turns are wrapped in "
+            f"`{{% generation %}}` ... `{{% endgeneration %}}`: {problem}. Give the tokenizer such a template, or use "
+            "prompt/completion data."
+        )
+
+
+def prepare_remote_code(model_id: str, revision: str | None = None) -> None:
+    """Make the remote-code class `SFTTrainer` will load for ``model_id`` (``auto_map["AutoModelForCausalLM"]``, e.g.
+    LLaDA's `LLaDAModelLM`) loadable on transformers 5.x, see `make_loadable_on_transformers_5`."""
+    config = AutoConfig.from_pretrained(model_id, trust_remote_code=True, revision=revision)
+    class_reference = (getattr(config, "auto_map", None) or {}).get("AutoModelForCausalLM")
+    if class_reference is not None:
+        make_loadable_on_transformers_5(get_class_from_dynamic_module(class_reference, model_id, revision=revision))
+
+
 class DiffusionSFTTrainer(SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a masked-diffusion language model (LLaDA SFT).
 
     The data is prepared by `SFTTrainer` (prompt/completion, conversational or raw text). At every step, supervised
     tokens are masked with probability p = (1 - eps) t + eps and the model, run without a causal mask, recovers them
     (from the logits of the previous position with `shift_logits`); the cross-entropy of each masked token is weighted
-    by 1 / p (see [`DiffusionSFTConfig`]). The prompt is never masked; for raw text, everything but the BOS token (or
-    the first token, with `shift_logits`) is supervised. Logs `mask_ratio` and `masked_token_accuracy`.
+    by 1 / p (see [`DiffusionSFTConfig`]). The prompt is never masked: only the completion of prompt/completion data
+    and the assistant turns of conversational `messages` data (TRL's `assistant_only_loss`, turned on for such data)
+    are supervised; for raw text, everything but the BOS token (or the first token, with `shift_logits`). Logs
+    `mask_ratio` and `masked_token_accuracy`.
 
     Args:
         model: model id, path or instance (as in `SFTTrainer`). With `bidirectional=True` it must use `sdpa` or `eager`
-            attention.
+            attention. A remote-code model given by id with `trust_remote_code` (LLaDA) is made loadable on
+            transformers 5.x first (`prepare_remote_code`).
         args: a [`DiffusionSFTConfig`].
         train_dataset, eval_dataset: datasets in any text format `SFTTrainer` accepts.
         processing_class: the tokenizer; loaded from the model when omitted.
@@ -96,6 +139,12 @@ class DiffusionSFTTrainer(SFTTrainer):
             processing_class = AutoTokenizer.from_pretrained(source, trust_remote_code=args.trust_remote_code)
         if processing_class.pad_token is None:
             processing_class.pad_token = processing_class.eos_token
+        if has_messages(train_dataset, eval_dataset):
+            check_assistant_masks(processing_class)
+            args.assistant_only_loss = True
+        model_init_kwargs = args.model_init_kwargs or {}
+        if isinstance(model, str) and model_init_kwargs.get("trust_remote_code", args.trust_remote_code):
+            prepare_remote_code(model, model_init_kwargs.get("revision"))
         added = args.add_mask_token and add_mask_token(processing_class, args.mask_token)
         if added and kwargs.get("peft_config") is not None:
             raise ValueError(

@@ -111,7 +111,8 @@ def diffusion_generate(
         cfg_scale: unsupervised classifier-free guidance (unconditional pass: the prompt replaced by masks).
         remasking: ``"low_confidence"`` commits the most confident predictions (and remasks the others), ``"random"``
             random ones.
-        bidirectional: pass the bidirectional 4D mask (``False`` for natively bidirectional models).
+        bidirectional: pass the bidirectional 4D mask; ``False`` passes the 2D padding mask, for natively
+            bidirectional models (LLaDA).
         generator: source of the Gumbel noise and random remasking (on the model's device).
         shift_logits: predict (confidence and token) the answer position i from the logits at position i - 1, as a
             model trained with ``DiffusionSFTConfig(shift_logits=True)`` does; the prompt must not be empty.
