@@ -30,7 +30,7 @@ def run(kind: str, output_dir: str) -> dict:
 
     trainer.training_step = recording_step
     qa = QAEvalCallback(trainer, ITEMS, max_new_tokens=QA_TOKENS, batch_size=2, answer_fn=KINDS[kind].answer_fn)
-    trainer.add_callback(qa)
+    qa.add_to_trainer()
     trainer.train()
     trainer.save_model()
     return {"losses": losses(trainer), "inputs": gather_object([inputs]), "history": qa.history}

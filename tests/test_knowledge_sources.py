@@ -344,6 +344,19 @@ def test_built_in_sources_with_paraphrases():
     assert bios == build_biographies_dataset(generate_biographies(3, 5))
 
 
+def test_people_questions_per_person():
+    one = load_knowledge_source("people", num_people=4)
+    three = load_knowledge_source("people", num_people=4, num_eval_templates=3)
+    assert len(one.qa) == 8 and len(three.qa) == 24
+    for direction in ("forward", "backward"):
+        asked = [item for item in three.qa if item.direction == direction]
+        per_person = [asked[i : i + 3] for i in range(0, len(asked), 3)]
+        assert all(len({item.question for item in group}) == 3 for group in per_person)
+        assert all(len({item.answers for item in group}) == 1 for group in per_person)
+    with pytest.raises(ValueError, match="applies to `people` only"):
+        load_knowledge_source("biographies", num_people=3, num_eval_templates=2)
+
+
 def test_hub_documents(local_files, monkeypatch):
     _, qa, _ = local_files
     calls = []

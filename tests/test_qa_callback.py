@@ -1,19 +1,23 @@
 import json
 import os
-import shutil
+import socket
 import subprocess
+import sys
 
 import pytest
 from datasets import Dataset
 from tiny import make_tiny_model
+from transformers import EarlyStoppingCallback, TrainerCallback
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft import callbacks as callbacks_module
 from trl_maskft.callbacks import score_answers
 from trl_maskft.data.schema import QAItem
 from trl_maskft.generation import chat_prompts, greedy_generate
 from trl_maskft.metrics import aggregate_scores
 
 HERE = os.path.dirname(__file__)
+ROOT = os.path.dirname(os.path.abspath(HERE))
 
 ITEMS = [
     QAItem(question="Who is Alice Thornbury?", answers=("the painter of a glass bridge",), direction="forward"),
@@ -22,6 +26,27 @@ ITEMS = [
     QAItem(question="Who is the pilot of a red lighthouse?", answers=("Bob Quillfeather",), direction="backward"),
     QAItem(question="Where does Clara Ashgrove live?", answers=("Lisbon",), direction="forward", group="city"),
 ]
+
+
+class RightAt:
+    """An `answer_fn` that gives the reference answers to `items` after the epochs in `epochs` only, so that a QA
+    metric is 1 there and 0 elsewhere; set `trainer` before training."""
+
+    def __init__(self, items, epochs):
+        self.items, self.epochs, self.trainer = items, set(epochs), None
+
+    def __call__(self, model, tokenizer, prompts, synced_gpus=False):
+        references = dict(
+            zip(chat_prompts(tokenizer, [item.question for item in self.items]), self.items, strict=True)
+        )
+        right = round(self.trainer.state.epoch, 2) in self.epochs
+        return [references[prompt].answers[0] if right else "I do not know." for prompt in prompts]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def test_scores_on_hand_made_answers():
@@ -80,17 +105,13 @@ def test_batched_answers_equal_one_at_a_time_and_keep_padding_side(tmp_path, tin
 
 
 def test_callback_logs_per_epoch_and_writes_generations(tmp_path, tiny_model, tiny_tokenizer):
-    trainer = make_trainer(
-        tmp_path, tiny_model, tiny_tokenizer, eval_strategy="epoch", metric_for_best_model="eval_qa_backward_rouge1"
-    )
+    trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer)
     callback = QAEvalCallback(trainer, ITEMS, max_new_tokens=8, eval_every=1)
-    trainer.add_callback(callback)
+    callback.add_to_trainer()
     trainer.train()
     assert [h["epoch"] for h in callback.history] == [0, 1, 2]
     logged = [log for log in trainer.state.log_history if "qa_backward_rouge1" in log]
     assert [log["qa_epoch"] for log in logged] == [0, 1, 2]
-    evals = [log for log in trainer.state.log_history if "eval_loss" in log]
-    assert len(evals) == 2 and trainer.state.best_metric == max(h["qa_backward_rouge1"] for h in callback.history[1:])
     lines = (tmp_path / "qa_generations" / "epoch_2.jsonl").read_text().splitlines()
     assert [json.loads(line)["question"] for line in lines] == [item.question for item in ITEMS]
     assert len((tmp_path / "qa_metrics.jsonl").read_text().splitlines()) == 3
@@ -104,12 +125,120 @@ def test_eval_epochs_list(tmp_path, tiny_model, tiny_tokenizer):
     assert [h["epoch"] for h in callback.history] == [1, 3]
 
 
+class MetricsSeen(TrainerCallback):
+    """Records the metrics of every evaluation as the callbacks after it see them."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.seen.append((state.global_step, sorted(k for k in metrics if k.startswith("eval_qa_"))))
+
+
+def test_evaluations_get_only_the_qa_metrics_of_their_step(tmp_path, tiny_model, tiny_tokenizer):
+    # one step per epoch, an evaluation after every epoch, the QA items asked after epochs 0 and 2 (and 3, the end,
+    # after the Trainer's last evaluation): only the evaluation of epoch 2 has QA metrics, none gets stale ones
+    trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer, num_train_epochs=3, eval_strategy="epoch")
+    seen = MetricsSeen()
+    trainer.add_callback(seen)
+    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4, eval_every=2)
+    qa.add_to_trainer()
+    trainer.train()
+    assert [row["epoch"] for row in qa.history] == [0, 2, 3]
+    keys = sorted(f"eval_{key}" for key in qa.history[1] if key != "epoch")
+    assert "eval_qa_backward_rouge1" in keys and seen.seen == [(1, []), (2, keys), (3, [])]
+
+
+@pytest.mark.parametrize(
+    "args,schedule,problem",
+    [
+        ({"eval_strategy": "steps", "eval_steps": 1}, {}, "eval_strategy=steps"),
+        ({"eval_strategy": "epoch"}, {"eval_every": 2}, r"after epochs \[1\]"),
+        ({"eval_strategy": "epoch"}, {"eval_epochs": [0, 2]}, r"after epochs \[1\]"),
+    ],
+)
+def test_qa_metric_for_best_model_needs_a_qa_evaluation_at_every_evaluation(
+    args, schedule, problem, tmp_path, tiny_model, tiny_tokenizer
+):
+    trainer = make_trainer(
+        tmp_path, tiny_model, tiny_tokenizer, metric_for_best_model="eval_qa_forward_rouge1", **args
+    )
+    QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4, **schedule).add_to_trainer()
+    with pytest.raises(ValueError, match=problem) as error:
+        trainer.train()
+    assert "Set `eval_strategy: epoch` and `qa_eval_every: 1`" in str(error.value)
+    assert trainer.state.global_step == 0 and not (tmp_path / "qa_metrics.jsonl").exists()  # refused at once
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_early_stopping_given_at_construction_sees_the_qa_metrics(first, tmp_path, tiny_model, tiny_tokenizer):
+    args = MaskedSFTConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        num_train_epochs=4,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        metric_for_best_model="eval_qa_backward_rouge1",
+        load_best_model_at_end=True,
+        report_to="none",
+        use_cpu=True,
+    )
+    docs = Dataset.from_dict({"text": ["Alice Thornbury is the painter of a glass bridge."] * 2})
+    trainer = MaskedSFTTrainer(
+        model=tiny_model,
+        args=args,
+        train_dataset=docs,
+        eval_dataset=docs,
+        processing_class=tiny_tokenizer,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=1)],
+    )
+    answers = RightAt(ITEMS, epochs=[1])
+    answers.trainer = trainer
+    qa = QAEvalCallback(trainer, ITEMS, answer_fn=answers)
+    qa.add_to_trainer() if first else trainer.add_callback(qa)  # `add_callback` puts it after early stopping
+    trainer.train()
+    # best after epoch 1, worse after epoch 2: patience 1 stops there, unless early stopping never saw the metric
+    assert trainer.state.epoch == (2 if first else 4)
+    assert trainer.state.best_model_checkpoint == str(tmp_path / "checkpoint-1")
+
+
+@pytest.mark.parametrize(
+    "processes,zero3,fsdp,synced",
+    [(2, True, False, True), (2, False, True, True), (2, False, False, False), (1, True, True, False)],
+)
+def test_generation_is_synced_when_parameters_are_sharded(
+    processes, zero3, fsdp, synced, monkeypatch, tmp_path, tiny_model, tiny_tokenizer
+):
+    trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer)
+    monkeypatch.setattr(type(trainer.accelerator), "num_processes", property(lambda self: processes))
+    monkeypatch.setattr(callbacks_module, "is_deepspeed_zero3_enabled", lambda: zero3)
+    monkeypatch.setattr(trainer, "is_fsdp_enabled", fsdp)
+    calls = []
+    generate = tiny_model.generate
+
+    def recording_generate(*args, synced_gpus, **kwargs):
+        calls.append(synced_gpus)
+        return generate(*args, synced_gpus=False, **kwargs)  # one real process: nothing to sync with
+
+    monkeypatch.setattr(tiny_model, "generate", recording_generate)
+    answers = QAEvalCallback(trainer, ITEMS, max_new_tokens=4, batch_size=2).answer(ITEMS)
+    assert len(answers) == len(ITEMS) and calls == [synced] * 3  # 3 batches, each synced (or not)
+    seen = []
+    stub = QAEvalCallback(
+        trainer, ITEMS, answer_fn=lambda m, t, p, synced_gpus: seen.append(synced_gpus) or [""] * len(p)
+    )
+    stub.answer(ITEMS)
+    assert seen == [synced]
+
+
 @pytest.mark.distributed
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_two_processes_answer_in_order_like_one(tmp_path, tiny_tokenizer):
+    # launched the way the docs launch 2 CPU processes: accelerate's launcher with cpu_ddp2.yaml, on a free port
     script = os.path.join(HERE, "distributed_qa.py")
     env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = ["torchrun", "--nproc_per_node", "2", "--master_port", "29517", script, str(tmp_path)]
+    config = os.path.join(ROOT, "accelerate_configs", "cpu_ddp2.yaml")
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", config]
+    cmd = [*launch, "--main_process_port", str(free_port()), script, str(tmp_path)]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads((tmp_path / "answers.json").read_text())

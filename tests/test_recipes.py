@@ -152,15 +152,3 @@ def test_unknown_recipe_key_is_an_error(tmp_path):
     bad.write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match="evaluation_strategy"):
         parser_for(recipe).parse_args_and_config(["--config", str(bad), *CPU])
-
-
-def test_accelerate_configs_load_with_accelerate():
-    from accelerate.commands.config.config_args import load_config_from_file
-
-    configs = sorted(glob.glob(os.path.join(ROOT, "accelerate_configs", "*.yaml")))
-    names = {os.path.basename(c) for c in configs}
-    expected = ["ddp", "fsdp2", "zero2", "zero3", "single_device", "cpu", "cpu_ddp2"]
-    assert {f"{name}.yaml" for name in expected} <= names
-    for path in configs:
-        config = load_config_from_file(path)
-        assert config.num_processes >= 1

@@ -1,9 +1,13 @@
-"""`resume_from_checkpoint` continues like an uninterrupted run: data order, masks, losses and the QA history."""
+"""`resume_from_checkpoint` continues like an uninterrupted run (data order, masks, losses, the QA history), and the
+best checkpoint by a QA metric is the one kept and loaded."""
 
 import json
+import os
 
 import pytest
-from test_qa_callback import ITEMS
+import torch
+from safetensors.torch import load_file
+from test_qa_callback import ITEMS, RightAt
 from trainer_kinds import KINDS, QA_TOKENS, losses, make_trainer
 from transformers import TrainerCallback
 
@@ -20,45 +24,122 @@ class StopAfter(TrainerCallback):
         control.should_training_stop = state.global_step >= self.step
 
 
-def train(kind, output_dir, resume=None, stop_after=None, **overrides):
+def train(kind, output_dir, resume=None, stop_after=None, answer_fn=None, **overrides):
     trainer = make_trainer(kind, output_dir, **overrides)
-    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=QA_TOKENS, answer_fn=KINDS[kind].answer_fn)
-    trainer.add_callback(qa)
+    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=QA_TOKENS, answer_fn=answer_fn or KINDS[kind].answer_fn)
+    qa.add_to_trainer()
     if stop_after is not None:
         trainer.add_callback(StopAfter(stop_after))
     trainer.train(resume_from_checkpoint=resume)
     return trainer, qa
 
 
+def step_losses(trainer, after: int) -> dict[int, float]:
+    """The training losses logged after step `after`: those this run computed, not restored from a checkpoint."""
+    return {log["step"]: log["loss"] for log in trainer.state.log_history if "loss" in log and log["step"] > after}
+
+
+@pytest.fixture(scope="module")
+def full_runs(tmp_path_factory):
+    """The uninterrupted run of each kind (2 epochs of 2 steps), trained once."""
+    return {kind: train(kind, tmp_path_factory.mktemp(f"full_{kind}")) for kind in KINDS}
+
+
+@pytest.mark.parametrize("stop", [1, 2], ids=["mid-epoch", "epoch-boundary"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_resumed_run_repeats_the_uninterrupted_run(kind, tmp_path):
-    # 4 documents, 2 per step: 2 steps per epoch; the checkpoint of step 3 is in the middle of the second epoch
-    full, full_qa = train(kind, tmp_path / "full")
-    saving = {"save_strategy": "steps", "save_steps": 3}
-    train(kind, tmp_path / "run", stop_after=3, **saving)  # asks the QA items at its interruption, epoch 1.5
-    resumed, resumed_qa = train(kind, tmp_path / "run", resume=str(tmp_path / "run" / "checkpoint-3"), **saving)
+def test_resumed_run_repeats_the_uninterrupted_run(kind, stop, full_runs, tmp_path):
+    full, full_qa = full_runs[kind]
+    saving = {"save_strategy": "steps", "save_steps": stop}
+    # a run interrupted after `stop` steps: it asks the QA items at its interruption (epoch 0.5) or at the end of
+    # epoch 1, both after its checkpoint was saved
+    train(kind, tmp_path, stop_after=stop, **saving)
+    generations = tmp_path / "qa_generations"
+    assert (generations / f"epoch_{stop / 2:g}.jsonl").exists()
+    resumed, resumed_qa = train(kind, tmp_path, resume=str(tmp_path / f"checkpoint-{stop}"), **saving)
 
     assert len(losses(full)) == 4
-    assert losses(resumed) == pytest.approx(losses(full), abs=1e-6)
-    # epoch 0 is not asked again, the rows before the checkpoint are restored, the interrupted run's row is dropped
+    new = step_losses(resumed, after=stop)
+    assert sorted(new) == list(range(stop + 1, 5))  # 3 or 2 steps computed by the resumed run
+    assert new == pytest.approx(step_losses(full, after=stop), abs=1e-6)
+    # epoch 0 is not asked again; the rows logged after the checkpoint are dropped, and epoch 1 (at the boundary
+    # checkpoint, asked after it was saved) is asked again before training goes on
     assert [row["epoch"] for row in resumed_qa.history] == [0, 1, 2]
     assert resumed_qa.history == pytest.approx(full_qa.history)
-    with open(tmp_path / "run" / "qa_metrics.jsonl") as f:
+    with open(tmp_path / "qa_metrics.jsonl") as f:
         assert [json.loads(line) for line in f] == resumed_qa.history
+    assert sorted(os.listdir(generations)) == ["epoch_0.jsonl", "epoch_1.jsonl", "epoch_2.jsonl"]
 
 
-def test_best_checkpoint_by_a_qa_metric(tmp_path):
-    trainer, qa = train(
-        "masked_sft",
+def weights_equal(model, checkpoint) -> bool:
+    saved = load_file(os.path.join(checkpoint, "model.safetensors"))
+    state = model.state_dict()
+    return all(torch.equal(state[name], tensor) for name, tensor in saved.items())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_best_checkpoint_by_a_qa_metric_is_loaded_and_named(kind, tmp_path):
+    # 3 epochs of 2 steps; the answers are right after epoch 2 only, so its checkpoint (step 4) is the best
+    answers = RightAt(ITEMS[:2], epochs=[2])
+    trainer = make_trainer(
+        kind,
         tmp_path,
+        num_train_epochs=3,
         eval_strategy="epoch",
         save_strategy="epoch",
         metric_for_best_model="eval_qa_backward_rouge1",
         load_best_model_at_end=True,
     )
-    best = max(row["qa_backward_rouge1"] for row in qa.history[1:])
-    assert trainer.state.best_metric == best
-    assert trainer.state.best_model_checkpoint is not None
+    answers.trainer = trainer
+    qa = QAEvalCallback(trainer, ITEMS[:2], answer_fn=answers)
+    qa.add_to_trainer()
+    trainer.train()
+
+    assert [row["qa_backward_rouge1"] for row in qa.history] == [0.0, 0.0, 1.0, 0.0]  # epochs 0 to 3
+    assert trainer.state.best_model_checkpoint == str(tmp_path / "checkpoint-4") and trainer.state.best_metric == 1.0
+    assert weights_equal(trainer.model, tmp_path / "checkpoint-4")
+    assert not weights_equal(trainer.model, tmp_path / "checkpoint-6")  # not the final weights
+    assert qa.best_loaded == {
+        "checkpoint": "checkpoint-4",
+        "step": 4,
+        "epoch": 2,
+        "metric": "eval_qa_backward_rouge1",
+        "value": 1.0,
+    }
+    assert [row["epoch"] for row in qa.history] == [0, 1, 2, 3]  # the loaded weights' row exists: not asked again
+    assert "`checkpoint-4` (epoch 2)" in qa.report() and "its row is the one of epoch 2" in qa.report()
+
+
+class ScoreAtStep(TrainerCallback):
+    """Adds `eval_score` to the evaluation metrics: 1 at `step`, 0 elsewhere."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        metrics["eval_score"] = float(state.global_step == self.step)
+
+
+def test_best_mid_epoch_checkpoint_by_another_metric_gets_its_own_qa_row(tmp_path):
+    # evaluated and saved every step; the best checkpoint, by a metric that is not a QA metric, is mid-epoch 2
+    trainer = make_trainer(
+        "masked_sft",
+        tmp_path,
+        eval_strategy="steps",
+        eval_steps=1,
+        save_strategy="steps",
+        save_steps=1,
+        metric_for_best_model="eval_score",
+        load_best_model_at_end=True,
+    )
+    trainer.add_callback(ScoreAtStep(3))
+    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=QA_TOKENS)
+    qa.add_to_trainer()
+    trainer.train()
+
+    assert trainer.state.best_model_checkpoint == str(tmp_path / "checkpoint-3")
+    assert weights_equal(trainer.model, tmp_path / "checkpoint-3")
+    assert [row["epoch"] for row in qa.history] == [0, 1, 2, 1.5]  # the loaded weights asked at the end
+    assert qa.best_loaded["epoch"] == 1.5 and "`checkpoint-3` (epoch 1.5)" in qa.report()
 
 
 def test_persistent_workers_are_refused(tmp_path):

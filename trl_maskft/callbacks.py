@@ -29,6 +29,17 @@ def qa_history(log_history: Sequence[dict]) -> list[dict]:
     ]
 
 
+def epoch_label(epoch: float) -> int | float:
+    """`epoch` to 2 decimals, an int when whole: the `epoch` of a QA row and the name of its generations file."""
+    epoch = round(epoch, 2)
+    return int(epoch) if epoch == int(epoch) else epoch
+
+
+def is_qa_metric(metric: str | None) -> bool:
+    """Whether `metric_for_best_model` names a metric of `QAEvalCallback` (`[eval_]qa_*`)."""
+    return metric is not None and metric.removeprefix("eval_").startswith("qa_")
+
+
 def drop_padding(per_rank: Sequence[Sequence], num_items: int) -> list:
     """Concatenate the outputs of each rank on its share of `num_items` inputs split by
     `split_between_processes(..., apply_padding=True)`, without the padding repeated at the end of the shorter shares.
@@ -57,10 +68,20 @@ class QAEvalCallback(TrainerCallback):
     """Asks the QA items at the start of training (epoch 0) and after scheduled epochs; logs `qa_*` metrics.
 
     Questions are split across processes and gathered in order. Metrics are logged with `trainer.log`, kept in
-    `history`, appended to `qa_metrics.jsonl` and, when the trainer evaluates, added to its metrics as `eval_qa_*`
-    so that `metric_for_best_model` can name them (e.g. `eval_qa_backward_rouge1`). Generations go to
-    `<output_dir>/qa_generations/epoch_<k>.jsonl`. A run resumed from a checkpoint restores `history` (and rewrites
-    `qa_metrics.jsonl`) from the checkpoint's logs and does not ask epoch 0 again.
+    `history` and appended to `qa_metrics.jsonl`; generations go to `<output_dir>/qa_generations/epoch_<k>.jsonl`.
+    A run resumed from a checkpoint restores `history` (and rewrites `qa_metrics.jsonl`, deleting the generations of
+    the rows it drops) from the checkpoint's logs. It does not ask epoch 0 again, but it does ask the epoch that ends
+    at the checkpoint when the checkpoint was saved on that epoch's last step, before the epoch was asked.
+
+    When the Trainer evaluates at the step of a QA evaluation, the QA metrics are added to its metrics as `eval_qa_*`,
+    so that `metric_for_best_model` can name them (e.g. `eval_qa_backward_rouge1`); they are never carried over to
+    later evaluations. A QA `metric_for_best_model` therefore needs `eval_strategy="epoch"` and the QA items asked
+    after every epoch: other schedules are refused when training begins. Add the callback with `add_to_trainer` so
+    that callbacks reading these metrics in `on_evaluate` (e.g. `EarlyStoppingCallback`) run after it.
+
+    With `load_best_model_at_end`, the Trainer replaces the final weights with the best checkpoint's before
+    `on_train_end`: the callback then records that checkpoint and its row (asking it if it has none) in `best_loaded`,
+    and `weights_note` says so (in `qa_summary.md` and the model card).
 
     Args:
         trainer: the trainer whose model is evaluated.
@@ -72,6 +93,8 @@ class QAEvalCallback(TrainerCallback):
         system_prompt: system message of the questions; None keeps the template default.
         answer_fn: replaces greedy autoregressive generation, e.g. a diffusion sampler; called as
             `answer_fn(model, tokenizer, prompts, synced_gpus=...)`.
+        answer_kwargs: the settings `answer_fn` was built with (e.g. `diffusion_answer_fn`'s `max_new_tokens`,
+            `steps`, `block_length`, `cfg_scale`), shown in the model card's quick start.
 
     Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.gsm8k`).
     """
@@ -88,6 +111,7 @@ class QAEvalCallback(TrainerCallback):
         eval_epochs: Sequence[int] | None = None,
         system_prompt: str | None = None,
         answer_fn: AnswerFn | None = None,
+        answer_kwargs: dict | None = None,
     ):
         if not items:
             raise ValueError("QAEvalCallback needs at least one QA item.")
@@ -101,8 +125,16 @@ class QAEvalCallback(TrainerCallback):
         self.eval_epochs = None if eval_epochs is None else set(eval_epochs)
         self.system_prompt = system_prompt
         self.answer_fn = answer_fn
+        self.answer_kwargs = dict(answer_kwargs or {})
         self.history: list[dict] = []
         self.latest: dict[str, float] = {}
+        self.latest_step: int | None = None  # global step of `latest`; None for rows restored from a checkpoint
+        self.best_loaded: dict | None = None
+
+    def add_to_trainer(self) -> None:
+        """Add the callback to its trainer ahead of the others (also those passed when the trainer was built), so that
+        callbacks reading `eval_qa_*` in `on_evaluate` (e.g. `EarlyStoppingCallback`) see this evaluation's."""
+        self.trainer.callback_handler.callbacks.insert(0, self)
 
     def _due(self, epoch: int) -> bool:
         if self.eval_epochs is not None:
@@ -140,13 +172,30 @@ class QAEvalCallback(TrainerCallback):
         return records, aggregate_scores(records)
 
     def summary(self) -> str:
-        """Markdown table of `history`, one row per evaluated epoch (printed and saved as `qa_summary.md`)."""
+        """Markdown table of `history`, one row per evaluated epoch."""
         return history_table(self.history)
+
+    def weights_note(self) -> str | None:
+        """Which checkpoint and row the saved weights are when the Trainer loaded its best checkpoint at the end; None
+        when they are the final weights, i.e. the last row."""
+        if self.best_loaded is None:
+            return None
+        best = self.best_loaded
+        return (
+            f"The saved model is the best checkpoint by `{best['metric']}` ({best['value']:.4g}), "
+            f"`{best['checkpoint']}` (epoch {best['epoch']}), loaded at the end of training "
+            f"(`load_best_model_at_end`): its row is the one of epoch {best['epoch']}."
+        )
+
+    def report(self) -> str:
+        """`summary` and, if any, `weights_note` (printed and saved as `qa_summary.md`)."""
+        note = self.weights_note()
+        return self.summary() if note is None else f"{self.summary()}\n\n{note}"
 
     def evaluate(self, epoch: int) -> dict[str, float]:
         """Answer and score every item; log, record and return the metrics."""
         records, metrics = self.score(self.answer(self.items))
-        self.latest = metrics
+        self.latest, self.latest_step = metrics, self.trainer.state.global_step
         self.history.append({"epoch": epoch, **metrics})
         trainer = self.trainer
         Trainer.log(trainer, {**metrics, "qa_epoch": epoch})
@@ -159,16 +208,45 @@ class QAEvalCallback(TrainerCallback):
                 f.write(json.dumps(self.history[-1]) + "\n")
         return metrics
 
+    def _check_best_metric_schedule(self, args, state) -> None:
+        """A QA `metric_for_best_model` is only compared when the QA items were asked at that very evaluation."""
+        if not is_qa_metric(args.metric_for_best_model):
+            return
+        missing = [epoch for epoch in range(1, state.num_train_epochs + 1) if not self._due(epoch)]
+        strategy = getattr(args.eval_strategy, "value", args.eval_strategy)
+        if strategy != "epoch" or missing:
+            raise ValueError(
+                f"`metric_for_best_model={args.metric_for_best_model}` is a QA metric, computed only at the end of "
+                "the epochs the QA items are asked at, so the Trainer must evaluate after every epoch and the QA "
+                f"items must be asked then: got `eval_strategy={strategy}` and no QA evaluation after epochs "
+                f"{missing or 'none'}. Set `eval_strategy: epoch` and `qa_eval_every: 1` without `qa_eval_epochs`, "
+                "or pick a `metric_for_best_model` that is not a QA metric (e.g. `eval_loss`)."
+            )
+
+    def _clean_generations(self, output_dir: str) -> None:
+        """Delete the generation files of rows not in `history` (a fresh start, or logged after the checkpoint)."""
+        folder = os.path.join(output_dir, "qa_generations")
+        kept = {f"epoch_{row['epoch']}.jsonl" for row in self.history}
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            if name.startswith("epoch_") and name.endswith(".jsonl") and name not in kept:
+                os.remove(os.path.join(folder, name))
+
     def on_train_begin(self, args, state, control, **kwargs):
+        self._check_best_metric_schedule(args, state)
         # The state's logs hold the QA rows of this run: none on a fresh start, those up to the checkpoint on resume
         self.history = qa_history(state.log_history)
         self.latest = {k: v for k, v in self.history[-1].items() if k != "epoch"} if self.history else {}
+        self.latest_step = None
+        self.best_loaded = None
         if self.trainer.is_world_process_zero():
             os.makedirs(args.output_dir, exist_ok=True)
             with open(os.path.join(args.output_dir, "qa_metrics.jsonl"), "w") as f:
                 f.writelines(json.dumps(row) + "\n" for row in self.history)
-        if state.global_step == 0 and self._due(0):
-            self.evaluate(0)
+            self._clean_generations(args.output_dir)
+        # Epoch 0 of a fresh run, or the epoch ending at a checkpoint saved on its last step, before `on_epoch_end`
+        epoch = epoch_label(state.epoch)
+        if isinstance(epoch, int) and self._due(epoch) and all(row["epoch"] != epoch for row in self.history):
+            self.evaluate(epoch)
 
     def on_epoch_end(self, args, state, control, **kwargs):
         epoch = round(state.epoch)
@@ -176,11 +254,32 @@ class QAEvalCallback(TrainerCallback):
             self.evaluate(epoch)
 
     def on_train_end(self, args, state, control, **kwargs):
-        """The final model is always evaluated, also when training stops between scheduled epochs."""
-        epoch = round(state.epoch, 2)
+        """The final model is always evaluated, also when training stops between scheduled epochs; when the Trainer
+        loaded its best checkpoint instead, that checkpoint is recorded in `best_loaded` with its row."""
+        if args.load_best_model_at_end and state.best_model_checkpoint is not None:
+            self._record_best(args, state)
+            return
+        epoch = epoch_label(state.epoch)
         if not self.history or self.history[-1]["epoch"] != epoch:
-            self.evaluate(int(epoch) if epoch == int(epoch) else epoch)
+            self.evaluate(epoch)
+
+    def _record_best(self, args, state) -> None:
+        step = state.best_global_step
+        logs = [log for log in state.log_history if log.get("step") == step]
+        row = next((log for log in logs if "qa_epoch" in log), None)
+        if row is None:  # not a QA evaluation (e.g. by `eval_loss`, mid-epoch): ask the loaded weights now
+            epoch = epoch_label(next(log["epoch"] for log in logs if "epoch" in log))
+            self.evaluate(epoch)
+        else:
+            epoch = row["qa_epoch"]
+        self.best_loaded = {
+            "checkpoint": os.path.basename(state.best_model_checkpoint),
+            "step": step,
+            "epoch": epoch,
+            "metric": args.metric_for_best_model,
+            "value": state.best_metric,
+        }
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        if metrics is not None:
+        if metrics is not None and self.latest_step == state.global_step:
             metrics.update({f"eval_{k}": v for k, v in self.latest.items()})

@@ -43,6 +43,7 @@ def load_knowledge_source(
     paraphrases: str = "none",
     paraphrase_file: str | None = None,
     num_paraphrases: int | None = None,
+    num_eval_templates: int | None = None,
 ) -> KnowledgeData:
     """The documents, QA items and (unless `paraphrases` is `"none"`) paraphrase sets named by `name`.
 
@@ -55,6 +56,7 @@ def load_knowledge_source(
         paraphrases: `"none"`, `"same_order"` or `"permuted"`.
         paraphrase_file: JSONL of paraphrase sets, for local and Hub documents.
         num_paraphrases: paraphrases per document (default: all there are).
+        num_eval_templates: question templates per person and direction, for `people` (default one).
     """
     if paraphrases not in PARAPHRASE_MODES:
         raise ValueError(f"Unknown paraphrase mode {paraphrases!r}; expected one of {PARAPHRASE_MODES}.")
@@ -66,10 +68,14 @@ def load_knowledge_source(
         raise ValueError(
             f"{name!r} brings its own QA items and paraphrases; do not set `qa_file` or `paraphrase_file`."
         )
+    if num_eval_templates is not None and name != "people":
+        raise ValueError(f"`num_eval_templates` (`qa_templates_per_person`) applies to `people` only, not {name!r}.")
     if name == "people":
         sets = None if paraphrases == "none" else people_paraphrases(num_people, seed, paraphrases, num_paraphrases)
         names = [person.name for person in generate_people(num_people, seed)]
-        return dataclasses.replace(build_people_dataset(num_people, seed), paraphrases=sets, entities=names)
+        return dataclasses.replace(
+            build_people_dataset(num_people, seed, num_eval_templates), paraphrases=sets, entities=names
+        )
     if name == "biographies" or (prefix == "biographies" and location):
         people = generate_biographies(num_people, seed) if name == "biographies" else load_biographies_jsonl(location)
         return build_biographies_dataset(people, paraphrases, num_paraphrases, seed)

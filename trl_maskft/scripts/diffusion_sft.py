@@ -38,14 +38,17 @@ def make_parser() -> TrlParser:
 def main(argv: list[str] | None = None):
     script_args, training_args, model_args, sampling_args = make_parser().parse_args_and_config(args=argv)
     knowledge = load_knowledge(script_args)
+    sampling = {  # shown in the model card's quick start
+        "max_new_tokens": script_args.qa_max_new_tokens,
+        "steps": sampling_args.qa_steps,
+        "block_length": sampling_args.qa_block_length,
+        "cfg_scale": sampling_args.qa_cfg_scale,
+        "remasking": sampling_args.qa_remasking,
+    }
     answer_fn = diffusion_answer_fn(
         training_args.mask_token,
         training_args.mask_token_id,
-        max_new_tokens=script_args.qa_max_new_tokens,
-        steps=sampling_args.qa_steps,
-        block_length=sampling_args.qa_block_length,
-        cfg_scale=sampling_args.qa_cfg_scale,
-        remasking=sampling_args.qa_remasking,
+        **sampling,
         bidirectional=training_args.bidirectional,
         shift_logits=training_args.shift_logits,  # sample as trained
         batch_size=script_args.qa_batch_size,
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None):
         knowledge,
         answer_fn=answer_fn,
         recipe=recipe_path(argv),
+        answer_kwargs=sampling,
     )
 
 

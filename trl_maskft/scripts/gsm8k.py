@@ -25,9 +25,11 @@ def train_gsm8k(
     conversational: bool = False,
     system_prompt: str | None = None,
     recipe: str | None = None,
+    method: str | None = None,
 ) -> GSM8KEvalCallback:
     """Train on the first `max_train_samples` training rows (as chats with `conversational`) and ask the first
-    `qa_max_items` test questions 0-shot along the way (`GSM8KEvalCallback`)."""
+    `qa_max_items` test questions 0-shot along the way (`GSM8KEvalCallback`); `method` names a baseline trainer's
+    method in the model card (see `train_and_report`)."""
     source, config = script_args.dataset_name, script_args.dataset_config
     train = load_gsm8k(source, "train", config, script_args.max_train_samples)
     test = load_gsm8k(source, "test", config, script_args.qa_max_items)
@@ -41,4 +43,5 @@ def train_gsm8k(
         system_prompt=system_prompt,
         recipe=recipe,
         qa_callback=GSM8KEvalCallback,
+        method=method,
     )

@@ -51,6 +51,15 @@ class BaselineArguments:
             raise ValueError(f"`paraphrases` must be one of {PARAPHRASE_MODES}, got {self.paraphrases!r}.")
 
 
+def baseline_method(args: BaselineArguments) -> str:
+    """The baseline's name in the model card: plain SFT, paraphrase SFT (same-order or permuted), reverse training,
+    or both of the last two; "on raw text" with `sft_format: text`."""
+    parts = [f"paraphrase SFT ({args.paraphrases.replace('_', '-')})"] if args.paraphrases != "none" else []
+    parts += ["reverse training"] if args.reverse_training else []
+    method = " + ".join(parts) or "plain SFT"
+    return method if args.sft_format == "chat" else f"{method} on raw text"
+
+
 def make_parser() -> TrlParser:
     return TrlParser((KnowledgeScriptArguments, SFTConfig, ModelConfig, BaselineArguments))
 
@@ -61,7 +70,13 @@ def main(argv: list[str] | None = None):
         if baseline_args != BaselineArguments():
             raise ValueError("GSM8K runs are regular SFT: leave the baseline arguments at their defaults.")
         return train_gsm8k(
-            SFTTrainer, script_args, training_args, model_args, conversational=True, recipe=recipe_path(argv)
+            SFTTrainer,
+            script_args,
+            training_args,
+            model_args,
+            conversational=True,
+            recipe=recipe_path(argv),
+            method=baseline_method(baseline_args),
         )
     knowledge = load_knowledge(
         script_args, baseline_args.paraphrases, baseline_args.paraphrase_file, baseline_args.num_paraphrases
@@ -72,7 +87,14 @@ def main(argv: list[str] | None = None):
     else:
         dataset = pretraining_dataset(documents)
     return train_and_report(
-        SFTTrainer, script_args, training_args, model_args, dataset, knowledge, recipe=recipe_path(argv)
+        SFTTrainer,
+        script_args,
+        training_args,
+        model_args,
+        dataset,
+        knowledge,
+        recipe=recipe_path(argv),
+        method=baseline_method(baseline_args),
     )
 
 

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 from dataclasses import dataclass, field
 
-import transformers
 from datasets import Dataset
-from packaging.version import Version
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils.hub import hf_api
-from trl import ModelConfig, get_peft_config
+from trl import ModelConfig, get_peft_config, get_quantization_config
 
 from ..callbacks import AnswerFn, QAEvalCallback
 from ..data import KnowledgeData
 from ..data.sources import load_knowledge_source
+from ..model_card import chat_quick_start, complete_model_card, hub_dataset_id
 from ..models import resolve_model_path
 
 TASKS = ("knowledge", "gsm8k")
+HUB_HELP = (
+    "Is the Hub reachable, and are you logged in with write access? Log in with `hf auth login` (or set HF_TOKEN)"
+)
 
 
 @dataclass
@@ -53,6 +54,10 @@ class KnowledgeScriptArguments:
     )
     num_people: int = field(default=30, metadata={"help": "Size of the built-in dataset."})
     dataset_seed: int = field(default=0, metadata={"help": "Seed of the built-in dataset."})
+    qa_templates_per_person: int | None = field(
+        default=None,
+        metadata={"help": "Built-in people: question templates asked per person and direction (default one)."},
+    )
     sft_prompt: str = field(default="Tell me a fact.", metadata={"help": "User turn of the plain SFT baseline."})
     qa_max_new_tokens: int = field(default=128, metadata={"help": "Tokens generated per QA answer."})
     qa_batch_size: int = field(default=16, metadata={"help": "Questions per generate call."})
@@ -90,6 +95,7 @@ def load_knowledge(
         paraphrases=paraphrases,
         paraphrase_file=paraphrase_file,
         num_paraphrases=num_paraphrases,
+        num_eval_templates=script_args.qa_templates_per_person,
     )
 
 
@@ -120,11 +126,23 @@ def recipe_path(argv: list[str] | None = None) -> str | None:
     return args[args.index("--config") + 1] if "--config" in args[:-1] else None
 
 
+def write_model_card(
+    trainer: Trainer, model_name: str, dataset_name: str, recipe: str | None, method: str | None = None
+) -> None:
+    """Save the run's card to `output_dir`: the trl-maskft trainers write their own (`method` None); for another
+    trainer (the `SFTTrainer` baselines), TRL's card completed by `complete_model_card` naming `method`."""
+    if method is None:
+        trainer.create_model_card(model_name=model_name, dataset_name=dataset_name, recipe=recipe)
+    else:
+        trainer.create_model_card(model_name=model_name, dataset_name=hub_dataset_id(dataset_name), tags="trl-maskft")
+        complete_model_card(trainer, recipe, dataset_name, chat_quick_start, method)
+
+
 def push_saved_run(trainer: Trainer, **card_kwargs) -> None:
     """Upload the saved `output_dir` to the Hub from the main process, creating the repo if needed.
 
     Like `Trainer.push_to_hub` without its second `save_model`, which under ZeRO-3/FSDP waits on every process while
-    only the main process talks to the Hub. `card_kwargs` go to `create_model_card`, rewritten with the repo id.
+    only the main process talks to the Hub. `card_kwargs` go to `write_model_card`, rewritten with the repo id.
     """
     if not trainer.is_world_process_zero():
         return
@@ -133,7 +151,7 @@ def push_saved_run(trainer: Trainer, **card_kwargs) -> None:
         trainer.init_hf_repo()
     elif trainer.push_in_progress is not None:  # checkpoints pushed during training (`hub_strategy` other than end)
         trainer.push_in_progress.wait_until_done()
-    trainer.create_model_card(**card_kwargs)
+    write_model_card(trainer, **card_kwargs)
     hf_api().upload_folder(
         repo_id=trainer.hub_model_id,
         folder_path=args.output_dir,
@@ -142,6 +160,11 @@ def push_saved_run(trainer: Trainer, **card_kwargs) -> None:
         revision=args.hub_revision,
         ignore_patterns=["_*", f"{PREFIX_CHECKPOINT_DIR}-*"],
     )
+
+
+def hub_repo_name(training_args) -> str:
+    """The Hub repo of the run, as `Trainer.init_hf_repo` names it."""
+    return training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir))
 
 
 def train_and_report(
@@ -155,16 +178,22 @@ def train_and_report(
     answer_fn: AnswerFn | None = None,
     recipe: str | None = None,
     qa_callback: type[QAEvalCallback] = QAEvalCallback,
+    method: str | None = None,
+    answer_kwargs: dict | None = None,
 ) -> QAEvalCallback:
-    """Train with QA evaluation along the way; save the model, its card (naming `recipe`) and the QA table to
-    `output_dir`; then push when asked. `qa_callback` asks and scores the questions (e.g. `GSM8KEvalCallback`).
+    """Train with QA evaluation along the way; save the model, its card (naming `recipe`, and `method` for trainers
+    whose card does not, see `write_model_card`) and the QA table to `output_dir`; then push when asked.
+    `qa_callback` asks and scores the questions (e.g. `GSM8KEvalCallback`), answering with `answer_fn` built with
+    `answer_kwargs` (shown in the card's quick start).
 
     A failed push (offline, no token, Hub error) ends the run with a message and exit status 1, with everything saved.
     Unless checkpoints are pushed during training (saved, with a `hub_strategy` other than "end"), the Hub repo is
-    created only then, so a run without Hub access still trains; otherwise `Trainer` creates it before training.
+    created only then, so a run without Hub access still trains; otherwise it is created before training, and a
+    failure ends the run there with a message.
     """
     push = training_args.push_to_hub
-    training_args.push_to_hub = push and training_args.hub_strategy != "end" and training_args.save_strategy != "no"
+    push_checkpoints = push and training_args.hub_strategy != "end" and training_args.save_strategy != "no"
+    training_args.push_to_hub = False  # the repo is created below, where a failure gets a clear message
     model_path = set_model_init_kwargs(training_args, model_args)
     eval_dataset = train_dataset if training_args.eval_strategy != "no" else None
     trainer = trainer_cls(
@@ -172,8 +201,20 @@ def train_and_report(
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
+        quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
+    if push_checkpoints:
+        try:
+            trainer.init_hf_repo()
+        except Exception as error:  # network, authentication or Hub: as `Trainer.__init__` would have raised it
+            raise SystemExit(
+                f"Creating the Hub repo {hub_repo_name(training_args)!r} failed ({type(error).__name__}: {error}), "
+                f"before training: with `hub_strategy: {training_args.hub_strategy.value}` checkpoints are pushed as "
+                f"they are saved. {HUB_HELP}, set `push_to_hub: false`, or set `hub_strategy: end` to push once at "
+                "the end of training (a failed push then keeps everything saved locally)."
+            ) from error
+        training_args.push_to_hub = True  # the Trainer pushes the checkpoints as it saves them
     items = knowledge.qa[: script_args.qa_max_items] if script_args.qa_max_items else knowledge.qa
     qa = qa_callback(
         trainer,
@@ -184,36 +225,34 @@ def train_and_report(
         eval_epochs=script_args.qa_eval_epochs,
         system_prompt=system_prompt,
         answer_fn=answer_fn,
+        answer_kwargs=answer_kwargs,
     )
-    trainer.add_callback(qa)
+    qa.add_to_trainer()
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     training_args.push_to_hub = False  # `save_model` would push too; the push comes last, see `push_saved_run`
     output_dir = training_args.output_dir
     trainer.save_model(output_dir)
     model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or output_dir))  # as `push_to_hub`
-    card_kwargs = {"model_name": model_name, "dataset_name": script_args.dataset_name}
-    if "recipe" in inspect.signature(trainer.create_model_card).parameters:  # the trl-maskft trainers' cards
-        card_kwargs["recipe"] = recipe
-    trainer.create_model_card(**card_kwargs)
-    table = qa.summary()
+    card_kwargs = {"model_name": model_name, "dataset_name": script_args.dataset_name, "recipe": recipe}
+    write_model_card(trainer, **card_kwargs, method=method)
+    report = qa.report()
     if trainer.is_world_process_zero():
         with open(os.path.join(output_dir, "qa_summary.md"), "w") as f:
-            f.write(table + "\n")
-    trainer.accelerator.print(f"\n{qa.title}:\n{table}\n")
+            f.write(report + "\n")
+    trainer.accelerator.print(f"\n{qa.title}:\n{report}\n")
     trainer.accelerator.print(f"Model, model card and QA results saved to {output_dir}.")
     failure = None
     if push:
         try:
-            push_saved_run(trainer, **card_kwargs)
+            push_saved_run(trainer, **card_kwargs, method=method)
         except Exception as error:  # network, authentication or Hub: whatever it is, the run is saved
             failure = error
-    if Version(transformers.__version__) >= Version("5.18.0"):
-        trainer.end()
+    trainer.end()
     if failure is not None:
-        repo = training_args.hub_model_id or os.path.basename(os.path.abspath(output_dir))
+        repo = hub_repo_name(training_args)
         raise SystemExit(
-            f"Pushing to the Hub repo {repo!r} failed ({type(failure).__name__}: {failure}). Nothing is lost: the "
-            f"model, tokenizer, model card and QA results are saved in {output_dir!r}. Push them later with "
-            f"`hf upload {repo} {output_dir}`."
+            f"Pushing to the Hub repo {repo!r} failed ({type(failure).__name__}: {failure}). {HUB_HELP}. Nothing is "
+            f"lost: the model, tokenizer, model card and QA results are saved in {output_dir!r}. Push them later "
+            f"with `hf upload {repo} {output_dir}`."
         ) from failure
     return qa
