@@ -241,3 +241,15 @@ def test_sft_script_raw_text_format(sft_recipe):
     assert len(trainer.train_dataset) == 2
     text = trainer.processing_class.decode(trainer.train_dataset[0]["input_ids"])
     assert text.startswith("Alice Thornbury is a painter.") and "<|im_start|>" not in text
+
+
+def test_sft_script_system_prompt_reaches_training_chats_and_questions(sft_recipe):
+    qa = sft.main(["--config", sft_recipe(system_prompt="You recall facts.")])
+    text = qa.trainer.processing_class.decode(qa.trainer.train_dataset[0]["input_ids"])
+    assert text.startswith("<|im_start|>system\nYou recall facts.<|im_end|>") and "Tell me a fact." in text
+    assert qa.system_prompt == "You recall facts."
+    default = sft.main(["--config", sft_recipe()])
+    assert "You recall facts." not in default.trainer.processing_class.decode(
+        default.trainer.train_dataset[0]["input_ids"]
+    )
+    assert default.system_prompt is None

@@ -43,6 +43,13 @@ class BaselineArguments:
     reverse_training: bool = field(
         default=False, metadata={"help": "Also train on every text reversed word by word, entities kept intact."}
     )
+    system_prompt: str | None = field(
+        default=None,
+        metadata={
+            "help": "System message of the training chats and the QA questions (as masked SFT's); None keeps the "
+            "chat template's default."
+        },
+    )
 
     def __post_init__(self):
         if self.sft_format not in SFT_FORMATS:
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None):
     )
     documents = training_documents(knowledge, reverse=baseline_args.reverse_training)
     if baseline_args.sft_format == "chat":
-        dataset = sft_dataset(documents, script_args.sft_prompt)
+        dataset = sft_dataset(documents, script_args.sft_prompt, baseline_args.system_prompt)
     else:
         dataset = pretraining_dataset(documents)
     return train_and_report(
@@ -93,6 +100,7 @@ def main(argv: list[str] | None = None):
         model_args,
         dataset,
         knowledge,
+        system_prompt=baseline_args.system_prompt,
         recipe=recipe_path(argv),
         method=baseline_method(baseline_args),
     )

@@ -99,11 +99,13 @@ def load_knowledge(
     )
 
 
-def sft_dataset(documents: list[str], prompt: str) -> Dataset:
-    """Plain SFT baseline: conversational prompt/completion rows ``prompt -> document``."""
+def sft_dataset(documents: list[str], prompt: str, system_prompt: str | None = None) -> Dataset:
+    """Plain SFT baseline: conversational prompt/completion rows ``prompt -> document``, after a system message
+    unless `system_prompt` is None (the chat template's default)."""
+    system = [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
     return Dataset.from_dict(
         {
-            "prompt": [[{"role": "user", "content": prompt}] for _ in documents],
+            "prompt": [[*system, {"role": "user", "content": prompt}] for _ in documents],
             "completion": [[{"role": "assistant", "content": doc}] for doc in documents],
         }
     )
