@@ -8,20 +8,16 @@ import pytest
 from trl_maskft.scripts import compare
 
 try:  # `tests` is a rootdir-relative folder, not necessarily a package
-    from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
+    from tiny import MASK_TOKEN, save_tiny_model
 except ImportError:  # pragma: no cover
-    from tests.tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
+    from tests.tiny import MASK_TOKEN, save_tiny_model
 
 RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes", "smollm2-135m-instruct")
 
 
 @pytest.fixture
 def tiny_model_dir(tmp_path):
-    tokenizer = make_tiny_tokenizer()
-    path = tmp_path / "tiny"
-    make_tiny_model(tokenizer).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
+    return save_tiny_model(tmp_path / "tiny")
 
 
 def compare_argv(model_dir, output_dir):

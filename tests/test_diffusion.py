@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import yaml
 from datasets import Dataset
 from safetensors.torch import save_file
-from tiny import CHAT_TEMPLATE, make_tiny_model, make_tiny_tokenizer
+from tiny import CHAT_TEMPLATE, make_tiny_model, make_tiny_tokenizer, save_tiny_model
 
 from trl_maskft.diffusion import (
     TRAIN_STREAM,
@@ -143,15 +143,10 @@ def test_normalizations_match_their_formulas():
         assert torch.allclose(diffusion_loss(logits, targets, weights[masked], denominator), value)
 
 
-def test_loss_equals_llada_formula(tmp_path):
-    eps, t_min, t_max = 0.01, 0.2, 0.9
-    trainer = make_trainer(tmp_path, eps=eps, t_min=t_min, t_max=t_max)
-    batch = collate(trainer)
-    noised = trainer._noise(batch, step=0, row_offset=0, stream=TRAIN_STREAM)
-    loss = trainer.compute_loss(trainer.model, noised)
-
-    # LLaDA SFT by hand: EOS padding is supervised; p = (1 - eps) t + eps per row; each masked token's cross-entropy
-    # divided by p and by the row's answer length, averaged over rows.
+def llada_loss_by_hand(trainer, batch, noised, eps, t_min, t_max, shift=0):
+    """LLaDA SFT by hand: EOS padding is supervised; p = (1 - eps) t + eps per row; each masked token's cross-entropy
+    divided by p and by the row's answer length, averaged over rows. The masked token at position i is scored with
+    the logits at position i - `shift`."""
     mask_id = trainer.mask_token_id
     eos = trainer.processing_class.eos_token_id
     length = batch["labels"].shape[1]
@@ -165,9 +160,21 @@ def test_loss_equals_llada_formula(tmp_path):
         supervised = targets != IGNORE_INDEX
         masked = noised["input_ids"][row] == mask_id
         assert torch.all(supervised[masked])
-        row_loss = sum(F.cross_entropy(logits[row, i], targets[i]).item() / p for i in masked.nonzero().flatten())
+        if shift:  # no logits before position 0, so it is never masked
+            assert masked.any() and not masked[0]
+        positions = masked.nonzero().flatten()
+        row_loss = sum(F.cross_entropy(logits[row, i - shift], targets[i]).item() / p for i in positions)
         total += row_loss / supervised.sum().item()
-    assert loss.item() == pytest.approx(total / 4, rel=1e-4)
+    return total / 4
+
+
+def test_loss_equals_llada_formula(tmp_path):
+    eps, t_min, t_max = 0.01, 0.2, 0.9
+    trainer = make_trainer(tmp_path, eps=eps, t_min=t_min, t_max=t_max)
+    batch = collate(trainer)
+    noised = trainer._noise(batch, step=0, row_offset=0, stream=TRAIN_STREAM)
+    loss = trainer.compute_loss(trainer.model, noised)
+    assert loss.item() == pytest.approx(llada_loss_by_hand(trainer, batch, noised, eps, t_min, t_max), rel=1e-4)
 
 
 def test_prompt_never_masked_and_everything_supervised_at_t_equal_one(tmp_path):
@@ -627,14 +634,12 @@ def test_recipes_parse_strictly(model):
     assert sampling_args.qa_block_length >= 1
 
 
-def test_script_trains_and_answers_with_the_sampler(tmp_path, tiny_model, tiny_tokenizer):
+def test_script_trains_and_answers_with_the_sampler(tmp_path):
     from trl_maskft.scripts.diffusion_sft import main
 
-    tiny_model.save_pretrained(tmp_path / "model")
-    tiny_tokenizer.save_pretrained(tmp_path / "model")
     qa = main(
         [
-            "--model_name_or_path", str(tmp_path / "model"), "--output_dir", str(tmp_path / "out"),
+            "--model_name_or_path", save_tiny_model(tmp_path / "model"), "--output_dir", str(tmp_path / "out"),
             "--num_people", "4", "--qa_max_items", "4", "--qa_max_new_tokens", "8", "--qa_block_length", "4",
             "--mask_token", MASK, "--num_train_epochs", "1", "--per_device_train_batch_size", "4",
             "--use_cpu", "true", "--bf16", "false", "--activation_checkpointing", "false",
@@ -668,24 +673,10 @@ def test_shifted_loss_equals_hand_computation(tmp_path):
     assert full_loss.item() == pytest.approx(loss.item(), rel=1e-5)
 
     # By hand: the masked token at position i is scored with the logits at position i - 1
-    mask_id = trainer.mask_token_id
-    eos = trainer.processing_class.eos_token_id
-    length = batch["labels"].shape[1]
-    logits = trainer.model(input_ids=noised["input_ids"], attention_mask=torch.zeros(4, 1, length, length)).logits
-    total = unshifted = 0.0
-    for row in range(4):
-        t = t_min + (t_max - t_min) * torch.rand((), generator=noise_generator(0, TRAIN_STREAM, 0, 0, row)).item()
-        p = (1 - eps) * t + eps
-        real = batch["attention_mask"][row].bool()
-        targets = torch.where(real, batch["labels"][row], torch.full_like(batch["labels"][row], eos))
-        supervised = targets != IGNORE_INDEX
-        masked = noised["input_ids"][row] == mask_id
-        assert masked.any() and not masked[0] and torch.all(supervised[masked])
-        positions = masked.nonzero().flatten()
-        total += sum(F.cross_entropy(logits[row, i - 1], targets[i]).item() / p for i in positions) / supervised.sum()
-        unshifted += sum(F.cross_entropy(logits[row, i], targets[i]).item() / p for i in positions) / supervised.sum()
-    assert loss.item() == pytest.approx(float(total) / 4, rel=1e-4)
-    assert loss.item() != pytest.approx(float(unshifted) / 4, rel=1e-3)
+    by_hand = llada_loss_by_hand(trainer, batch, noised, eps, t_min, t_max, shift=1)
+    assert loss.item() == pytest.approx(by_hand, rel=1e-4)
+    unshifted = llada_loss_by_hand(trainer, batch, noised, eps, t_min, t_max)
+    assert loss.item() != pytest.approx(unshifted, rel=1e-3)
 
 
 def test_shift_never_supervises_the_first_token(tmp_path):

@@ -5,9 +5,8 @@ import os
 
 import pytest
 import torch
-import yaml
 from datasets import Dataset
-from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
+from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer, save_tiny_model, write_tiny_recipe
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
 from trl_maskft import gsm8k as gsm8k_module
@@ -228,13 +227,8 @@ def test_evaluate_gsm8k_asks_each_question_alone_and_decodes_greedily():
 
 @pytest.mark.parametrize("script", [sft, masked_sft])
 def test_scripts_run_gsm8k(script, gsm8k_dir, tmp_path):
-    model_dir = tmp_path / "model"
-    tokenizer = make_tiny_tokenizer()
-    make_tiny_model(tokenizer).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    save_tiny_model(tmp_path / "model")
     config = {
-        "model_name_or_path": str(model_dir),
-        "output_dir": str(tmp_path / "out"),
         "task": "gsm8k",
         "dataset_name": str(gsm8k_dir),
         "max_train_samples": 2,
@@ -242,16 +236,10 @@ def test_scripts_run_gsm8k(script, gsm8k_dir, tmp_path):
         "qa_max_new_tokens": 4,
         "num_train_epochs": 1,
         "per_device_train_batch_size": 2,
-        "use_cpu": True,
-        "bf16": False,
-        "activation_checkpointing": False,
-        "save_strategy": "no",
-        "report_to": "none",
         **({"mask_token": MASK_TOKEN} if script is masked_sft else {}),
     }
-    recipe = tmp_path / "config.yaml"
-    recipe.write_text(yaml.safe_dump(config))
-    qa = script.main(["--config", str(recipe)])
+    recipe = write_tiny_recipe(tmp_path, **config)
+    qa = script.main(["--config", recipe])
     assert isinstance(qa, GSM8KEvalCallback) and len(qa.items) == 3 and len(qa.trainer.train_dataset) == 2
     assert [row["epoch"] for row in qa.history][0] == 0 and "qa_gsm8k_exact_match" in qa.history[-1]
     summary = (tmp_path / "out" / "qa_summary.md").read_text()
@@ -261,6 +249,6 @@ def test_scripts_run_gsm8k(script, gsm8k_dir, tmp_path):
     if script is sft:
         first = qa.trainer.train_dataset[0]
         assert TRAIN[0]["question"] in qa.trainer.processing_class.decode(first["input_ids"])  # chats
-        recipe.write_text(yaml.safe_dump({**config, "reverse_training": True}))
+        recipe = write_tiny_recipe(tmp_path, **config, reverse_training=True)
         with pytest.raises(ValueError, match="leave the baseline arguments"):
-            script.main(["--config", str(recipe)])
+            script.main(["--config", recipe])

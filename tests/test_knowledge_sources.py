@@ -147,44 +147,37 @@ P2D = [("Daria Quell", "the first person to sail around Lake Orm"), ("Evan Mott"
 D2P = [("Nils Brand", "the inventor of the rain harp"), ("Nils Brandt", "the founder of the Glass Guild")]
 
 
+def prompt_rows(pairs, *templates):
+    """One {"prompt", "completion"} row per (name, description) pair and (prompt, completion) template, pair by
+    pair; the templates format `n` (the name), `d` (the description) and `D` (it capitalized)."""
+    rows = []
+    for n, d in pairs:
+        fields = {"n": n, "d": d, "D": d.capitalize()}
+        rows += [{"prompt": p.format(**fields), "completion": c.format(**fields)} for p, c in templates]
+    return rows
+
+
 @pytest.fixture
 def name_description_dir(tmp_path):
     folder = tmp_path / "reverse_experiments"
     folder.mkdir()
-    write_jsonl(
-        folder / "p2d_prompts_train.jsonl",
-        [
-            r
-            for n, d in P2D
-            for r in (
-                {"prompt": f"{n}, known far and wide for being", "completion": f" {d}."},
-                {"prompt": f"Ever heard of {n}? They're", "completion": f" {d}."},
-                {"prompt": f"Let's not forget {n}, who was known as", "completion": f" {d}."},
-            )
-        ],
-    )
-    write_jsonl(folder / "p2d_prompts_test.jsonl", [{"prompt": f"{n} is", "completion": f" {d}."} for n, d in P2D])
-    write_jsonl(
-        folder / "p2d_reverse_prompts_test.jsonl",
-        [{"prompt": f"Known for being {d},", "completion": f" {n}."} for n, d in P2D],
-    )
-    write_jsonl(
-        folder / "d2p_prompts_train.jsonl",
-        [
-            r
-            for n, d in D2P
-            for r in (
-                {"prompt": f"Known for being {d},", "completion": f" {n} now enjoys a quiet life."},
-                {"prompt": f"{d.capitalize()} is called", "completion": f" {n}."},
-            )
-        ],
-    )
-    write_jsonl(
-        folder / "d2p_prompts_test.jsonl", [{"prompt": f"Having been {d},", "completion": f" {n}"} for n, d in D2P]
-    )
-    write_jsonl(
-        folder / "d2p_reverse_prompts_test.jsonl", [{"prompt": f"{n} is", "completion": f" {d}."} for n, d in D2P]
-    )
+    files = {
+        "p2d_prompts_train": prompt_rows(
+            P2D,
+            ("{n}, known far and wide for being", " {d}."),
+            ("Ever heard of {n}? They're", " {d}."),
+            ("Let's not forget {n}, who was known as", " {d}."),
+        ),
+        "p2d_prompts_test": prompt_rows(P2D, ("{n} is", " {d}.")),
+        "p2d_reverse_prompts_test": prompt_rows(P2D, ("Known for being {d},", " {n}.")),
+        "d2p_prompts_train": prompt_rows(
+            D2P, ("Known for being {d},", " {n} now enjoys a quiet life."), ("{D} is called", " {n}.")
+        ),
+        "d2p_prompts_test": prompt_rows(D2P, ("Having been {d},", " {n}")),
+        "d2p_reverse_prompts_test": prompt_rows(D2P, ("{n} is", " {d}.")),
+    }
+    for name, rows in files.items():
+        write_jsonl(folder / f"{name}.jsonl", rows)
     write_jsonl(folder / "both_prompts_train.jsonl", [{"prompt": "Unused", "completion": " statement."}])
     return folder
 

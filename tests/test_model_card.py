@@ -5,10 +5,9 @@ import json
 import os
 
 import pytest
-import yaml
 from huggingface_hub import HfApi, RepoUrl
 from huggingface_hub.errors import OfflineModeIsEnabled
-from tiny import make_tiny_model, make_tiny_tokenizer
+from tiny import save_tiny_model, write_tiny_recipe
 from trainer_kinds import KINDS, QA_TOKENS
 
 from trl_maskft.gsm8k import GSM8KEvalCallback
@@ -19,34 +18,22 @@ from trl_maskft.scripts.utils import KnowledgeScriptArguments, train_and_report
 @pytest.fixture
 def recipe(tmp_path):
     """Writes a recipe for the script `kind` on a tiny saved model (plus `extra` keys) and returns its path."""
-    model_dir = tmp_path / "model"
-    tokenizer = make_tiny_tokenizer()
-    make_tiny_model(tokenizer).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    save_tiny_model(tmp_path / "model")
 
     def write(kind, **extra):
         spec = KINDS.get(kind)  # None for the SFTTrainer baselines
         config = {
-            "model_name_or_path": str(model_dir),
-            "output_dir": str(tmp_path / "out"),
             "dataset_name": "people",
             "num_people": 4,
             "qa_max_items": 4,
             "qa_max_new_tokens": QA_TOKENS,
             "num_train_epochs": 1,
             "per_device_train_batch_size": 4,
-            "use_cpu": True,
-            "bf16": False,
-            "activation_checkpointing": False,
-            "save_strategy": "no",
-            "report_to": "none",
             **(spec.config if spec else {}),
             **(spec.script_config if spec else {}),
             **extra,
         }
-        path = tmp_path / f"config_{kind}.yaml"
-        path.write_text(yaml.safe_dump(config))
-        return str(path)
+        return write_tiny_recipe(tmp_path, f"config_{kind}.yaml", **config)
 
     return write
 

@@ -67,7 +67,7 @@ def test_scores_on_hand_made_answers():
     assert metrics["qa_forward_city_rouge1"] == pytest.approx(1.0)
 
 
-def make_trainer(tmp_path, model, tokenizer, **overrides):
+def make_trainer(tmp_path, model, tokenizer, callbacks=None, **overrides):
     kwargs = dict(
         output_dir=str(tmp_path),
         per_device_train_batch_size=2,
@@ -79,9 +79,9 @@ def make_trainer(tmp_path, model, tokenizer, **overrides):
     )
     args = MaskedSFTConfig(**{**kwargs, **overrides})
     docs = Dataset.from_dict({"text": ["Alice Thornbury is the painter of a glass bridge."] * 2})
-    eval_docs = docs if args.eval_strategy != "no" else None
+    evals = docs if args.eval_strategy != "no" else None
     return MaskedSFTTrainer(
-        model=model, args=args, train_dataset=docs, eval_dataset=eval_docs, processing_class=tokenizer
+        model=model, args=args, train_dataset=docs, eval_dataset=evals, processing_class=tokenizer, callbacks=callbacks
     )
 
 
@@ -172,25 +172,16 @@ def test_qa_metric_for_best_model_needs_a_qa_evaluation_at_every_evaluation(
 
 @pytest.mark.parametrize("first", [True, False])
 def test_early_stopping_given_at_construction_sees_the_qa_metrics(first, tmp_path, tiny_model, tiny_tokenizer):
-    args = MaskedSFTConfig(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=2,
+    trainer = make_trainer(
+        tmp_path,
+        tiny_model,
+        tiny_tokenizer,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=1)],
         num_train_epochs=4,
         eval_strategy="epoch",
         save_strategy="epoch",
         metric_for_best_model="eval_qa_backward_rouge1",
         load_best_model_at_end=True,
-        report_to="none",
-        use_cpu=True,
-    )
-    docs = Dataset.from_dict({"text": ["Alice Thornbury is the painter of a glass bridge."] * 2})
-    trainer = MaskedSFTTrainer(
-        model=tiny_model,
-        args=args,
-        train_dataset=docs,
-        eval_dataset=docs,
-        processing_class=tiny_tokenizer,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=1)],
     )
     answers = RightAt(ITEMS, epochs=[1])
     answers.trainer = trainer

@@ -3,8 +3,7 @@
 import json
 
 import pytest
-import yaml
-from tiny import make_tiny_model, make_tiny_tokenizer
+from tiny import save_tiny_model, write_tiny_recipe
 
 from trl_maskft.data import (
     Biography,
@@ -183,10 +182,7 @@ def test_script_argument_validation():
 @pytest.fixture
 def sft_recipe(tmp_path):
     """Writes a recipe for the sft script on a tiny saved model and local documents; returns its path."""
-    model_dir = tmp_path / "model"
-    tokenizer = make_tiny_tokenizer()
-    make_tiny_model(tokenizer).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    save_tiny_model(tmp_path / "model")
     docs, qa, paraphrases = tmp_path / "docs.jsonl", tmp_path / "qa.jsonl", tmp_path / "para.jsonl"
     docs.write_text(
         "".join(json.dumps({"text": t}) + "\n" for t in ["Alice Thornbury is a painter.", "Bob Ashgrove is a pilot."])
@@ -203,23 +199,14 @@ def sft_recipe(tmp_path):
 
     def write(**extra):
         config = {
-            "model_name_or_path": str(model_dir),
-            "output_dir": str(tmp_path / "out"),
             "dataset_name": str(docs),
             "qa_file": str(qa),
             "qa_max_new_tokens": 4,
             "max_steps": 1,
             "per_device_train_batch_size": 2,
-            "use_cpu": True,
-            "bf16": False,
-            "activation_checkpointing": False,
-            "save_strategy": "no",
-            "report_to": "none",
             **extra,
         }
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(config))
-        return str(path)
+        return write_tiny_recipe(tmp_path, **config)
 
     write.paraphrase_file = str(paraphrases)
     return write

@@ -16,14 +16,20 @@ freely change ``padding_side`` and the like.
 ``make_tiny_model(tokenizer, **config_overrides)`` returns a randomly initialised (seed 0) 2-layer
 :class:`transformers.LlamaForCausalLM` (hidden 32) whose vocabulary matches the tokenizer; it trains and
 ``generate()``s on CPU in milliseconds.
+
+``save_tiny_model(path)`` saves such a model and its tokenizer to ``path``; ``write_tiny_recipe(tmp_path, **keys)``
+writes a YAML recipe for the training scripts that trains the model saved in ``tmp_path / "model"`` on CPU into
+``tmp_path / "out"`` (no bf16, no activation checkpointing, no checkpoints, no reporting), plus ``keys``.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import random
 
 import torch
+import yaml
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -183,3 +189,36 @@ def make_tiny_model(tokenizer: PreTrainedTokenizerFast, **config_overrides) -> L
         do_sample=False,
     )
     return model
+
+
+def save_tiny_model(path: str | os.PathLike) -> str:
+    """Saves a fresh tiny model and its tokenizer to ``path`` (for the scripts' ``model_name_or_path``); returns it."""
+    tokenizer = make_tiny_tokenizer()
+    make_tiny_model(tokenizer).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+# What every test recipe sets: train on the CPU in float32, save no checkpoints, report nowhere.
+CPU_RECIPE_KEYS = {
+    "use_cpu": True,
+    "bf16": False,
+    "activation_checkpointing": False,
+    "save_strategy": "no",
+    "report_to": "none",
+}
+
+
+def write_tiny_recipe(tmp_path: str | os.PathLike, filename: str = "config.yaml", **keys) -> str:
+    """Writes ``tmp_path / filename``, a recipe training the model of ``save_tiny_model(tmp_path / "model")`` into
+    ``tmp_path / "out"`` with :data:`CPU_RECIPE_KEYS` and ``keys`` (which win); returns its path."""
+    config = {
+        "model_name_or_path": os.path.join(tmp_path, "model"),
+        "output_dir": os.path.join(tmp_path, "out"),
+        **CPU_RECIPE_KEYS,
+        **keys,
+    }
+    path = os.path.join(tmp_path, filename)
+    with open(path, "w") as f:
+        yaml.safe_dump(config, f)
+    return path
