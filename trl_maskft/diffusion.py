@@ -23,12 +23,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .masking import TRAIN_STREAM
+
 T_SCOPES = ("example", "batch")
 LOSS_NORMALIZATIONS = ("answer_length", "masked_tokens", "batch")
 BIDIRECTIONAL_ATTENTION = ("sdpa", "eager")
 # Remote-code mask predictors that attend bidirectionally by themselves and read only a 2D padding mask
 NATIVELY_BIDIRECTIONAL = ("llada",)
-TRAIN_STREAM, EVAL_STREAM = 0, 1
 
 
 def check_bidirectional_support(config) -> None:

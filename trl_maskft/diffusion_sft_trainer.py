@@ -13,8 +13,6 @@ from trl.chat_template_utils import get_training_chat_template
 from trl.trainer.utils import get_config_model_id
 
 from .diffusion import (
-    EVAL_STREAM,
-    TRAIN_STREAM,
     accepts_logits_to_keep,
     bidirectional_attention_mask,
     check_bidirectional_support,
@@ -28,6 +26,7 @@ from .diffusion import (
 from .diffusion_sft_config import DiffusionSFTConfig
 from .formatting import IGNORE_INDEX, resolve_mask_token_id
 from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
+from .masking import EVAL_STREAM, TRAIN_STREAM
 from .model_card import complete_model_card, diffusion_quick_start, hub_dataset_id
 
 PAPER = {
