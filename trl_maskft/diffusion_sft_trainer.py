@@ -27,7 +27,7 @@ from .diffusion_sft_config import DiffusionSFTConfig
 from .formatting import IGNORE_INDEX, resolve_mask_token_id
 from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
 from .masking import EVAL_STREAM, TRAIN_STREAM
-from .model_card import complete_model_card, diffusion_quick_start, hub_dataset_id
+from .model_card import MethodModelCardMixin, diffusion_quick_start
 
 PAPER = {
     "title": "Large Language Diffusion Models",
@@ -89,7 +89,7 @@ def prepare_remote_code(model_id: str, revision: str | None = None) -> None:
         make_loadable_on_transformers_5(get_class_from_dynamic_module(class_reference, model_id, revision=revision))
 
 
-class DiffusionSFTTrainer(SFTTrainer):
+class DiffusionSFTTrainer(MethodModelCardMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a masked-diffusion language model (LLaDA SFT).
 
     The data is prepared by `SFTTrainer` (prompt/completion, conversational or raw text). At every step, supervised
@@ -259,14 +259,5 @@ class DiffusionSFTTrainer(SFTTrainer):
         self._metrics[mode]["masked_token_accuracy"].append((num_correct / num_masked.clamp(min=1)).item())
         return (loss, outputs) if return_outputs else loss
 
-    def create_model_card(
-        self,
-        model_name: str | None = None,
-        dataset_name: str | None = None,
-        tags: str | list[str] | None = None,
-        recipe: str | None = None,
-    ):
-        """TRL's model card with a diffusion-sampler quick start, the method and paper, `recipe`, the data and the QA
-        table."""
-        super().create_model_card(model_name=model_name, dataset_name=hub_dataset_id(dataset_name), tags=tags)
-        complete_model_card(self, recipe, dataset_name, partial(diffusion_quick_start, args=self.args))
+    def card_quick_start(self):
+        return partial(diffusion_quick_start, args=self.args)

@@ -26,7 +26,7 @@ from .masked_sft_config import (
     MaskedSFTConfig,
 )
 from .masking import EVAL_STREAM
-from .model_card import chat_quick_start, complete_model_card, hub_dataset_id
+from .model_card import MethodModelCardMixin, chat_quick_start
 
 PAPER = {
     "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
@@ -117,7 +117,7 @@ class _MaskEpochCallback(TrainerCallback):
         self.collator.set_epoch(math.floor(state.epoch + 1e-6), state.num_train_epochs)
 
 
-class MaskedSFTTrainer(SFTTrainer):
+class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
     Args:
@@ -219,13 +219,5 @@ class MaskedSFTTrainer(SFTTrainer):
         if self._signature_columns is None:
             self._signature_columns = ["input_ids", "labels", "span_start", "twin_start", "span_length", "idx"]
 
-    def create_model_card(
-        self,
-        model_name: str | None = None,
-        dataset_name: str | None = None,
-        tags: str | list[str] | None = None,
-        recipe: str | None = None,
-    ):
-        """TRL's model card with a chat quick start, the method and paper, `recipe`, the data and the QA table."""
-        super().create_model_card(model_name=model_name, dataset_name=hub_dataset_id(dataset_name), tags=tags)
-        complete_model_card(self, recipe, dataset_name, chat_quick_start)
+    def card_quick_start(self):
+        return chat_quick_start

@@ -137,3 +137,24 @@ def complete_model_card(
         card = card.rstrip() + "\n\n" + text + "\n"
     with open(path, "w") as f:
         f.write(card)
+
+
+class MethodModelCardMixin:
+    """`create_model_card` for the trl-maskft trainers: TRL's card, completed by `complete_model_card` with the
+    trainer's `card_quick_start` (a callable `quick_start(model_id, qa=...)`)."""
+
+    def card_quick_start(self) -> Callable[..., str]:
+        """The card's quick start: `quick_start(model_id, qa=<the QA callback>) -> markdown`."""
+        raise NotImplementedError
+
+    def create_model_card(
+        self,
+        model_name: str | None = None,
+        dataset_name: str | None = None,
+        tags: str | list[str] | None = None,
+        recipe: str | None = None,
+    ):
+        """TRL's model card with the trainer's quick start, the method and paper, `recipe`, the data and the QA
+        table."""
+        super().create_model_card(model_name=model_name, dataset_name=hub_dataset_id(dataset_name), tags=tags)
+        complete_model_card(self, recipe, dataset_name, self.card_quick_start())
