@@ -34,16 +34,20 @@ def name_masked_prompts(tokenizer, documents: list[str], names: list[str], mask_
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="A saved (masked SFT) model directory.")
-    parser.add_argument("--num_people", type=int, default=30)
+    parser.add_argument("--num_people", type=int, default=10, help="As trained (the default recipe: 10).")
     parser.add_argument("--dataset_seed", type=int, default=0)
     parser.add_argument("--mask_token", default=" []")
-    parser.add_argument("--system_prompt", default=None, help="As trained; omit for the template's default.")
+    parser.add_argument("--system_prompt", default="", help='As trained (the default recipe: "", none).')
+    parser.add_argument(
+        "--template_system_prompt", action="store_true", help="Keep the chat template's default system prompt instead."
+    )
     args = parser.parse_args()
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     model = AutoModelForCausalLM.from_pretrained(args.model).eval()
     knowledge = build_people_dataset(args.num_people, args.dataset_seed)
     names = [item.answers[0] for item in knowledge.qa if item.direction == "backward"]
-    prompts = name_masked_prompts(tokenizer, knowledge.documents, names, args.mask_token, args.system_prompt)
+    system_prompt = None if args.template_system_prompt else args.system_prompt
+    prompts = name_masked_prompts(tokenizer, knowledge.documents, names, args.mask_token, system_prompt)
     outputs = greedy_generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=len(prompts))
     recovered = [out.startswith(name) for out, name in zip(outputs, names, strict=True)]
     written = {" ".join(out.split()[:2]) for out in outputs}

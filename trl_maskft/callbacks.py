@@ -212,15 +212,20 @@ class QAEvalCallback(TrainerCallback):
         """A QA `metric_for_best_model` is only compared when the QA items were asked at that very evaluation."""
         if not is_qa_metric(args.metric_for_best_model):
             return
-        missing = [epoch for epoch in range(1, state.num_train_epochs + 1) if not self._due(epoch)]
+        # Every epoch is asked with `eval_every == 1` and no list; otherwise the first epoch not asked comes early,
+        # so the scan stops soon also when `num_train_epochs` is huge (an iterable dataset with `max_steps`)
+        every_epoch = self.eval_epochs is None and self.eval_every == 1
+        epochs = range(1, state.num_train_epochs + 1)
+        missing = None if every_epoch else next((epoch for epoch in epochs if not self._due(epoch)), None)
         strategy = getattr(args.eval_strategy, "value", args.eval_strategy)
-        if strategy != "epoch" or missing:
+        if strategy != "epoch" or missing is not None:
             raise ValueError(
                 f"`metric_for_best_model={args.metric_for_best_model}` is a QA metric, computed only at the end of "
                 "the epochs the QA items are asked at, so the Trainer must evaluate after every epoch and the QA "
-                f"items must be asked then: got `eval_strategy={strategy}` and no QA evaluation after epochs "
-                f"{missing or 'none'}. Set `eval_strategy: epoch` and `qa_eval_every: 1` without `qa_eval_epochs`, "
-                "or pick a `metric_for_best_model` that is not a QA metric (e.g. `eval_loss`)."
+                f"items must be asked then: got `eval_strategy={strategy}` and no QA evaluation after epoch "
+                f"{missing if missing is not None else '(none missing)'}. Set `eval_strategy: epoch` and "
+                "`qa_eval_every: 1` without `qa_eval_epochs`, or pick a `metric_for_best_model` that is not a QA "
+                "metric (e.g. `eval_loss`)."
             )
 
     def _clean_generations(self, output_dir: str) -> None:
@@ -244,13 +249,15 @@ class QAEvalCallback(TrainerCallback):
                 f.writelines(json.dumps(row) + "\n" for row in self.history)
             self._clean_generations(args.output_dir)
         # Epoch 0 of a fresh run, or the epoch ending at a checkpoint saved on its last step, before `on_epoch_end`
-        epoch = epoch_label(state.epoch)
-        if isinstance(epoch, int) and self._due(epoch) and all(row["epoch"] != epoch for row in self.history):
-            self.evaluate(epoch)
+        if float(state.epoch).is_integer():
+            self._evaluate_if_due(int(state.epoch))
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        epoch = round(state.epoch)
-        if self._due(epoch):
+        self._evaluate_if_due(round(state.epoch))
+
+    def _evaluate_if_due(self, epoch: int) -> None:
+        """Ask the QA items after `epoch` if it is scheduled and not asked yet (a resumed run may have asked it)."""
+        if self._due(epoch) and all(row["epoch"] != epoch for row in self.history):
             self.evaluate(epoch)
 
     def on_train_end(self, args, state, control, **kwargs):

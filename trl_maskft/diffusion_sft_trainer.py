@@ -56,7 +56,7 @@ def has_messages(*datasets: Dataset | IterableDataset | dict | None) -> bool:
     """Whether any of the datasets (or dicts of datasets) is conversational language modeling (a `messages` column)."""
     for dataset in datasets:
         for split in dataset.values() if isinstance(dataset, dict) else [dataset]:
-            if split is not None and "messages" in next(iter(split)):
+            if split is not None and "messages" in next(iter(split), {}):
                 return True
     return False
 

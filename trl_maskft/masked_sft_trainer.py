@@ -42,10 +42,17 @@ PAPER = {
 }
 
 
+# How byte-level BPE ("Ġ") and SentencePiece ("▁") spell a leading space in their vocabularies; SentencePiece
+# decoders strip that space from a lone token, so the raw spelling is checked too
+SPACE_MARKERS = ("Ġ", "▁")
+
+
 def word_start_token_ids(tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:
     """Ids of the vocabulary tokens that begin with whitespace, i.e. start a new word (for `mask_unit="word"`)."""
     return frozenset(
-        i for token, i in tokenizer.get_vocab().items() if tokenizer.convert_tokens_to_string([token])[:1].isspace()
+        i
+        for token, i in tokenizer.get_vocab().items()
+        if token.startswith(SPACE_MARKERS) or tokenizer.convert_tokens_to_string([token])[:1].isspace()
     )
 
 

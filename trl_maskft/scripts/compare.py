@@ -105,6 +105,12 @@ def run_arm(arm: str, argv: list[str], arm_dir: str) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, dict]:
     """Run (or resume) every arm and write `comparison.md`, `metrics.csv`, `metrics.json` and `rouge1.png`."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RuntimeError(
+            "trl-maskft-compare runs the arms one after another in one process and cannot be launched on several "
+            "processes (each arm's script would end the process group for the next). Run it as a plain command, or "
+            "launch each arm's script with `accelerate launch` and its recipe."
+        )
     args, extra = make_parser().parse_known_args(argv)
     unknown = sorted(set(args.arms) - set(available_arms()))
     if unknown:
