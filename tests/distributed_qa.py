@@ -6,8 +6,8 @@ import sys
 import torch.distributed as dist
 from accelerate.utils import gather_object
 from datasets import Dataset
-from test_qa_callback import ITEMS, talkative_model
 from tiny import make_tiny_tokenizer
+from trainer_kinds import ITEMS, talkative_model
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
 

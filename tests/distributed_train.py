@@ -11,9 +11,8 @@ import sys
 
 import torch.distributed as dist
 from accelerate.utils import gather_object
-from test_qa_callback import ITEMS, talkative_model
 from tiny import make_tiny_tokenizer
-from trainer_kinds import DOCS, KINDS, QA_TOKENS, losses, make_trainer
+from trainer_kinds import DOCS, ITEMS, KINDS, QA_TOKENS, losses, make_trainer, talkative_model
 
 from trl_maskft import QAEvalCallback
 

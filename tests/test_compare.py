@@ -20,11 +20,12 @@ def tiny_model_dir(tmp_path):
     return save_tiny_model(tmp_path / "tiny")
 
 
-def compare_argv(model_dir, output_dir):
+def compare_argv(model_dir, output_dir, max_steps=2):
     return [
         "--arms", "sft", "masked_sft", "--output_dir", str(output_dir), "--recipes_dir", RECIPES,
         "--model_name_or_path", model_dir, "--mask_token", MASK_TOKEN, "--num_people", "3",
-        "--max_steps", "2", "--per_device_train_batch_size", "3", "--qa_max_new_tokens", "4", "--logging_steps", "1",
+        "--max_steps", str(max_steps), "--per_device_train_batch_size", "3", "--qa_max_new_tokens", "4",
+        "--logging_steps", "1",
     ]  # fmt: skip
 
 
@@ -32,6 +33,13 @@ def test_split_overrides():
     assert compare.split_overrides(["--a", "1", "2", "--b=x", "--c"]) == [("a", ["1", "2"]), ("b", ["x"]), ("c", [])]
     with pytest.raises(ValueError, match="--key value"):
         compare.split_overrides(["stray"])
+
+
+def test_multi_process_launch_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="cannot be launched on several processes"):
+        compare.main(["--arms", "sft", "--output_dir", str(tmp_path)])
+    assert not os.listdir(tmp_path)
 
 
 def test_unknown_key_and_arm_are_refused(tmp_path):
@@ -56,11 +64,14 @@ def test_compare_writes_reports_and_resumes(tiny_model_dir, tmp_path, monkeypatc
     )
     assert (out / "rouge1.png").stat().st_size > 1000
 
-    # Resuming: finished arms are not rerun; an arm run with other arguments is.
+    # Resuming: finished arms are not rerun; an arm finished with other arguments is, and so is an unfinished one.
     ran = []
     monkeypatch.setattr(compare, "run_arm", lambda arm, argv, arm_dir: ran.append(arm) or 1.0)
     again = compare.main(compare_argv(tiny_model_dir, out))
     assert ran == [] and again["masked_sft"]["history"] == results["masked_sft"]["history"]
+    compare.main(compare_argv(tiny_model_dir, out, max_steps=3))  # the done markers hold the `--max_steps 2` runs
+    assert ran == ["sft", "masked_sft"]
+    ran.clear()
     (out / "masked_sft" / compare.DONE_MARKER).unlink()
     compare.main(compare_argv(tiny_model_dir, out))
     assert ran == ["masked_sft"]

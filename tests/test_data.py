@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from tiny import write_jsonl
 
 from trl_maskft.data import (
     KnowledgeData,
@@ -150,8 +151,7 @@ GOOD = '{"question": "Q?", "answer": "A", "direction": "forward"}'
     ],
 )
 def test_load_qa_errors(tmp_path, lines, match):
-    path = tmp_path / "qa.jsonl"
-    path.write_text("\n".join(lines) + "\n")
+    path = write_jsonl(tmp_path / "qa.jsonl", lines)
     with pytest.raises(ValueError, match=match):
         load_qa_jsonl(path)
 
@@ -168,13 +168,12 @@ def test_load_documents_jsonl_and_txt(tmp_path):
 
 
 def test_load_documents_with_entities(tmp_path):
-    jsonl = tmp_path / "docs.jsonl"
     rows = [
         {"text": "Hedda Rasmund surveyed Lake Virelle.", "entities": ["Hedda Rasmund", "Lake Virelle"]},
         {"text": "No entities here."},
         {"text": "Lake Virelle is in the Ostmark Highlands.", "entities": ["Lake Virelle", "Ostmark Highlands"]},
     ]
-    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    jsonl = write_jsonl(tmp_path / "docs.jsonl", rows)
     documents, entities = load_documents_with_entities(jsonl)
     assert documents == [row["text"] for row in rows]
     assert entities == ["Hedda Rasmund", "Lake Virelle", "Ostmark Highlands"]  # in order, without repeats

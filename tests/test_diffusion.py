@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import yaml
 from datasets import Dataset
 from safetensors.torch import save_file
-from tiny import CHAT_TEMPLATE, make_tiny_model, make_tiny_tokenizer, save_tiny_model
+from tiny import CHAT_TEMPLATE, CPU_RECIPE_KEYS, make_tiny_model, make_tiny_tokenizer, save_tiny_model
 
 from trl_maskft.diffusion import (
     TRAIN_STREAM,
@@ -85,11 +85,7 @@ def config(tmp_path, **overrides):
         learning_rate=3e-3,
         max_steps=1,
         logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        bf16=False,
-        activation_checkpointing=False,
+        **CPU_RECIPE_KEYS,
         seed=0,
     )
     return DiffusionSFTConfig(**{**kwargs, **overrides})
@@ -748,8 +744,14 @@ def test_shifted_sampler_on_tiny_model(tiny_model, tiny_tokenizer):
     for row, prompt in enumerate(prompts):  # left padding does not change the answer
         alone = tiny_tokenizer([prompt], return_tensors="pt")
         assert torch.equal(diffusion_generate(tiny_model, alone["input_ids"], mask_id, **kwargs)[0], first[row])
+    # the answer function decodes the same canvases: cut at the end of turn, without special tokens, stripped
     answer = diffusion_answer_fn(MASK, max_new_tokens=8, block_length=4, shift_logits=True)
-    assert answer(tiny_model, tiny_tokenizer, prompts) == answer(tiny_model, tiny_tokenizer, prompts)
+    expected = [
+        tiny_tokenizer.decode(row, skip_special_tokens=True).strip()
+        for row in cut_at_stop(first, [tiny_tokenizer.eos_token_id])
+    ]
+    assert answer(tiny_model, tiny_tokenizer, prompts) == expected
+    assert answer(tiny_model, tiny_tokenizer, prompts) == expected  # and again: deterministic
 
 
 def test_smollm2_recipe_shifts_and_llada_does_not():

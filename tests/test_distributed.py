@@ -9,8 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from accelerate import PartialState
-from test_qa_callback import ITEMS
-from trainer_kinds import KINDS, QA_TOKENS, make_trainer
+from trainer_kinds import ITEMS, KINDS, QA_TOKENS, make_trainer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft import QAEvalCallback

@@ -6,7 +6,15 @@ import os
 import pytest
 import torch
 from datasets import Dataset
-from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer, save_tiny_model, write_tiny_recipe
+from tiny import (
+    MASK_TOKEN,
+    make_tiny_model,
+    make_tiny_tokenizer,
+    save_tiny_model,
+    write_gsm8k_dir,
+    write_jsonl,
+    write_tiny_recipe,
+)
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
 from trl_maskft import gsm8k as gsm8k_module
@@ -37,11 +45,7 @@ TRAIN = [
 
 @pytest.fixture
 def gsm8k_dir(tmp_path):
-    folder = tmp_path / "gsm8k"
-    folder.mkdir()
-    for split, rows in (("train", TRAIN), ("test", TRAIN[::-1])):
-        (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return folder
+    return write_gsm8k_dir(tmp_path / "gsm8k", TRAIN, test_rows=TRAIN[::-1])
 
 
 @pytest.mark.parametrize(
@@ -119,7 +123,7 @@ def test_load_local_gsm8k(gsm8k_dir):
     ],
 )  # fmt: skip
 def test_load_gsm8k_errors(gsm8k_dir, lines, match):
-    (gsm8k_dir / "train.jsonl").write_text("\n".join(lines) + "\n")
+    write_jsonl(gsm8k_dir / "train.jsonl", lines)
     with pytest.raises(ValueError, match=match):
         load_gsm8k(str(gsm8k_dir), "train")
     with pytest.raises(FileNotFoundError, match=r"validation\.jsonl not found"):

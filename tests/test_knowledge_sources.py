@@ -1,13 +1,13 @@
 """Knowledge loaders to the common QA schema: biographies, NameDescription, local/Hub documents, paraphrase sets."""
 
 import glob
-import json
 import os
 import re
 
 import pytest
 import yaml
 from datasets import Dataset
+from tiny import write_jsonl
 
 from trl_maskft.data import (
     Biography,
@@ -23,11 +23,6 @@ from trl_maskft.data import sources as sources_module
 from trl_maskft.data.biographies import ATTRIBUTES, MAX_PARAPHRASES, biography_paraphrases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
-    return path
 
 
 # Biographies

@@ -100,13 +100,13 @@ def test_prompt_completion_data_supervises_masked_twins(tmp_path, tiny_model, ti
     row = trainer.train_dataset[0]
     start, n = row["span_start"], row["span_length"]
     assert tiny_tokenizer.decode(row["input_ids"][start : start + n]) == answer  # the copy before masking
-    ids = trainer.data_collator([row])["input_ids"][0]
+    batch = trainer.data_collator([row])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
     masked_answer = tiny_tokenizer.decode(ids[start : start + n])
     assert "[]" in masked_answer and masked_answer != answer
     text = tiny_tokenizer.decode(ids)
     user_turn = f"Question:\n{question}\nAnswer:\n{masked_answer}\nReturn the recovered masked answer."
     assert text == f"<|im_start|>user\n{user_turn}<|im_end|>\n<|im_start|>assistant\n{answer}<|im_end|>\n"
-    labels = trainer.data_collator([row])["labels"][0]
     masked = (ids == trainer.mask_token_id).nonzero().flatten() - start
     supervised = (labels != IGNORE_INDEX).nonzero().flatten() - row["twin_start"]
     assert masked.numel() > 0

@@ -1,13 +1,12 @@
 """Model cards and Hub pushes of real short script runs; only the two Hub calls are replaced."""
 
 import importlib
-import json
 import os
 
 import pytest
 from huggingface_hub import HfApi, RepoUrl
 from huggingface_hub.errors import OfflineModeIsEnabled
-from tiny import save_tiny_model, write_tiny_recipe
+from tiny import save_tiny_model, write_gsm8k_dir, write_tiny_recipe
 from trainer_kinds import KINDS, QA_TOKENS
 
 from trl_maskft.gsm8k import GSM8KEvalCallback
@@ -114,11 +113,8 @@ def test_baseline_cards_name_their_method(script, extra, method, recipe, tmp_pat
 
 
 def test_gsm8k_card_shows_the_gsm8k_table(recipe, tmp_path):
-    folder = tmp_path / "gsm8k"
-    folder.mkdir()
     rows = [{"question": f"What is {a} + 2?", "answer": f"{a} + 2 = {a + 2}\n#### {a + 2}"} for a in range(4)]
-    for split in ("train", "test"):
-        (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    folder = write_gsm8k_dir(tmp_path / "gsm8k", rows)
     qa = run_script("masked_sft", recipe("masked_sft", task="gsm8k", dataset_name=str(folder), qa_max_items=2))
     assert isinstance(qa, GSM8KEvalCallback)
     card = (tmp_path / "out" / "README.md").read_text()

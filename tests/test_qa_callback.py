@@ -6,41 +6,18 @@ import sys
 
 import pytest
 from datasets import Dataset
-from tiny import make_tiny_model
+from tiny import CPU_RECIPE_KEYS
+from trainer_kinds import ITEMS, RightAt, talkative_model
 from transformers import EarlyStoppingCallback, TrainerCallback
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
 from trl_maskft import callbacks as callbacks_module
 from trl_maskft.callbacks import score_answers
-from trl_maskft.data.schema import QAItem
 from trl_maskft.generation import chat_prompts, greedy_generate
 from trl_maskft.metrics import aggregate_scores
 
 HERE = os.path.dirname(__file__)
 ROOT = os.path.dirname(os.path.abspath(HERE))
-
-ITEMS = [
-    QAItem(question="Who is Alice Thornbury?", answers=("the painter of a glass bridge",), direction="forward"),
-    QAItem(question="Who is the painter of a glass bridge?", answers=("Alice Thornbury",), direction="backward"),
-    QAItem(question="Who is Bob Quillfeather?", answers=("the pilot of a red lighthouse",), direction="forward"),
-    QAItem(question="Who is the pilot of a red lighthouse?", answers=("Bob Quillfeather",), direction="backward"),
-    QAItem(question="Where does Clara Ashgrove live?", answers=("Lisbon",), direction="forward", group="city"),
-]
-
-
-class RightAt:
-    """An `answer_fn` that gives the reference answers to `items` after the epochs in `epochs` only, so that a QA
-    metric is 1 there and 0 elsewhere; set `trainer` before training."""
-
-    def __init__(self, items, epochs):
-        self.items, self.epochs, self.trainer = items, set(epochs), None
-
-    def __call__(self, model, tokenizer, prompts, synced_gpus=False):
-        references = dict(
-            zip(chat_prompts(tokenizer, [item.question for item in self.items]), self.items, strict=True)
-        )
-        right = round(self.trainer.state.epoch, 2) in self.epochs
-        return [references[prompt].answers[0] if right else "I do not know." for prompt in prompts]
 
 
 def free_port() -> int:
@@ -72,10 +49,8 @@ def make_trainer(tmp_path, model, tokenizer, callbacks=None, **overrides):
         output_dir=str(tmp_path),
         per_device_train_batch_size=2,
         num_train_epochs=2,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
         learning_rate=1e-3,
+        **CPU_RECIPE_KEYS,
     )
     args = MaskedSFTConfig(**{**kwargs, **overrides})
     docs = Dataset.from_dict({"text": ["Alice Thornbury is the painter of a glass bridge."] * 2})
@@ -83,13 +58,6 @@ def make_trainer(tmp_path, model, tokenizer, callbacks=None, **overrides):
     return MaskedSFTTrainer(
         model=model, args=args, train_dataset=docs, eval_dataset=evals, processing_class=tokenizer, callbacks=callbacks
     )
-
-
-def talkative_model(tokenizer):
-    """A random tiny model with large weights, so that different questions get different answers."""
-    model = make_tiny_model(tokenizer, initializer_range=0.5)
-    model.generation_config.eos_token_id = None
-    return model
 
 
 def test_batched_answers_equal_one_at_a_time_and_keep_padding_side(tmp_path, tiny_tokenizer):
@@ -153,8 +121,8 @@ def test_evaluations_get_only_the_qa_metrics_of_their_step(tmp_path, tiny_model,
     "args,schedule,problem",
     [
         ({"eval_strategy": "steps", "eval_steps": 1}, {}, "eval_strategy=steps"),
-        ({"eval_strategy": "epoch"}, {"eval_every": 2}, r"after epochs \[1\]"),
-        ({"eval_strategy": "epoch"}, {"eval_epochs": [0, 2]}, r"after epochs \[1\]"),
+        ({"eval_strategy": "epoch"}, {"eval_every": 2}, r"after epoch 1\."),
+        ({"eval_strategy": "epoch"}, {"eval_epochs": [0, 2]}, r"after epoch 1\."),
     ],
 )
 def test_qa_metric_for_best_model_needs_a_qa_evaluation_at_every_evaluation(
@@ -168,6 +136,32 @@ def test_qa_metric_for_best_model_needs_a_qa_evaluation_at_every_evaluation(
         trainer.train()
     assert "Set `eval_strategy: epoch` and `qa_eval_every: 1`" in str(error.value)
     assert trainer.state.global_step == 0 and not (tmp_path / "qa_metrics.jsonl").exists()  # refused at once
+
+
+def test_best_metric_check_does_not_walk_an_endless_epoch_count(tmp_path, tiny_model, tiny_tokenizer):
+    """An iterable dataset with `max_steps` makes `num_train_epochs` sys.maxsize: the check must still end at once."""
+    trainer = make_trainer(
+        tmp_path, tiny_model, tiny_tokenizer, metric_for_best_model="eval_qa_forward_rouge1", eval_strategy="epoch"
+    )
+    trainer.state.num_train_epochs = sys.maxsize
+    every_epoch = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4)
+    every_epoch.on_train_begin(trainer.args, trainer.state, trainer.control)  # no error, and it returns
+    every_other = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4, eval_every=2)
+    with pytest.raises(ValueError, match=r"after epoch 1\."):
+        every_other.on_train_begin(trainer.args, trainer.state, trainer.control)
+
+
+def test_an_epoch_is_asked_once_when_training_resumes_just_before_its_end(tmp_path, tiny_model, tiny_tokenizer):
+    trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer)
+    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4)
+    trainer.state.global_step, trainer.state.epoch = 299, 2.997  # a step checkpoint of epoch 3 (2 decimals: 3.0)
+    trainer.state.log_history = [{"epoch": 0, "qa_epoch": 0, "qa_rouge1": 0.0, "step": 0}]
+    qa.on_train_begin(trainer.args, trainer.state, trainer.control)
+    assert [row["epoch"] for row in qa.history] == [0]  # epoch 3 is not over: not asked at the start
+    trainer.state.global_step, trainer.state.epoch = 300, 3.0
+    qa.on_epoch_end(trainer.args, trainer.state, trainer.control)
+    qa.on_epoch_end(trainer.args, trainer.state, trainer.control)  # e.g. a checkpoint at the epoch's last step
+    assert [row["epoch"] for row in qa.history] == [0, 3]
 
 
 @pytest.mark.parametrize("first", [True, False])

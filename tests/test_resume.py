@@ -7,8 +7,7 @@ import os
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_qa_callback import ITEMS, RightAt
-from trainer_kinds import KINDS, QA_TOKENS, losses, make_trainer
+from trainer_kinds import ITEMS, KINDS, QA_TOKENS, RightAt, losses, make_trainer
 from transformers import TrainerCallback
 
 from trl_maskft import MaskedSFTConfig, QAEvalCallback

@@ -1,9 +1,7 @@
 """Baseline data transforms (paraphrases, entity-preserving reverse training, raw text) and their SFT script wiring."""
 
-import json
-
 import pytest
-from tiny import save_tiny_model, write_tiny_recipe
+from tiny import save_tiny_model, write_jsonl, write_tiny_recipe
 
 from trl_maskft.data import (
     Biography,
@@ -112,8 +110,7 @@ def test_reverse_training_keeps_the_entities_of_the_data_source(tmp_path):
         employer="Juniper Lane Publishing",
         work_city="Porto",
     )
-    path = tmp_path / "bios.jsonl"
-    path.write_text(json.dumps(vars(bio)) + "\n")
+    path = write_jsonl(tmp_path / "bios.jsonl", [vars(bio)])
     data = load_knowledge_source(f"biographies:{path}")
     assert data.entities == [getattr(bio, name) for name in ("full_name", *ATTRIBUTES)]
     reversed_document = training_documents(data, reverse=True)[1]
@@ -125,16 +122,12 @@ def test_reverse_training_keeps_the_entities_of_the_data_source(tmp_path):
 
     people = load_knowledge_source("people", num_people=3)
     assert people.entities == [document.split(" is ")[0] for document in people.documents]
-    docs = tmp_path / "docs.jsonl"
-    docs.write_text(
-        json.dumps(
-            {"text": "Lake Virelle lies in the Ostmark Highlands of Vael.", "entities": ["Ostmark Highlands of Vael"]}
-        )
-        + "\n"
+    docs = write_jsonl(
+        tmp_path / "docs.jsonl",
+        [{"text": "Lake Virelle lies in the Ostmark Highlands of Vael.", "entities": ["Ostmark Highlands of Vael"]}],
     )
-    qa = tmp_path / "qa.jsonl"
-    qa.write_text(
-        json.dumps({"question": "Where is Lake Virelle?", "answer": "Ostmark", "direction": "forward"}) + "\n"
+    qa = write_jsonl(
+        tmp_path / "qa.jsonl", [{"question": "Where is Lake Virelle?", "answer": "Ostmark", "direction": "forward"}]
     )
     wiki = load_knowledge_source(str(docs), qa_file=str(qa))
     assert training_documents(wiki, reverse=True)[1] == ". Ostmark Highlands of Vael the in lies Lake Virelle"
@@ -183,18 +176,18 @@ def test_script_argument_validation():
 def sft_recipe(tmp_path):
     """Writes a recipe for the sft script on a tiny saved model and local documents; returns its path."""
     save_tiny_model(tmp_path / "model")
-    docs, qa, paraphrases = tmp_path / "docs.jsonl", tmp_path / "qa.jsonl", tmp_path / "para.jsonl"
-    docs.write_text(
-        "".join(json.dumps({"text": t}) + "\n" for t in ["Alice Thornbury is a painter.", "Bob Ashgrove is a pilot."])
+    docs = write_jsonl(
+        tmp_path / "docs.jsonl", [{"text": t} for t in ["Alice Thornbury is a painter.", "Bob Ashgrove is a pilot."]]
     )
-    qa.write_text(
-        json.dumps({"question": "Who is Alice Thornbury?", "answer": "a painter", "direction": "forward"}) + "\n"
+    qa = write_jsonl(
+        tmp_path / "qa.jsonl", [{"question": "Who is Alice Thornbury?", "answer": "a painter", "direction": "forward"}]
     )
-    paraphrases.write_text(
-        json.dumps({"paraphrases": ["Alice Thornbury paints.", "A painter: Alice Thornbury."]})
-        + "\n"
-        + json.dumps({"paraphrases": ["Bob Ashgrove flies."]})
-        + "\n"
+    paraphrases = write_jsonl(
+        tmp_path / "para.jsonl",
+        [
+            {"paraphrases": ["Alice Thornbury paints.", "A painter: Alice Thornbury."]},
+            {"paraphrases": ["Bob Ashgrove flies."]},
+        ],
     )
 
     def write(**extra):

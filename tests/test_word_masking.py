@@ -53,3 +53,17 @@ def test_trainer_option_is_off_by_default(tmp_path, tiny_model, tiny_tokenizer):
         args = MaskedSFTConfig(str(tmp_path), mask_unit=unit, report_to="none", use_cpu=True)
         trainer = MaskedSFTTrainer(tiny_model, args=args, train_dataset=data, processing_class=tiny_tokenizer)
         assert trainer.data_collator.word_start_ids == expected
+
+
+def test_word_starts_of_a_sentencepiece_tokenizer():
+    """SentencePiece decoders strip the leading space of a lone "▁word" token; it still starts a word."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<unk>": 0, "▁Daphne": 1, "▁Bar": 2, "ring": 3, "ton": 4, "▁is": 5, ".": 6}
+    backend = Tokenizer(models.WordPiece(vocab, unk_token="<unk>", continuing_subword_prefix=""))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.decoder = decoders.Metaspace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>")
+    assert tokenizer.convert_tokens_to_string(["▁Daphne"]) == "Daphne"  # the space is gone when decoded alone
+    assert word_start_token_ids(tokenizer) == {1, 2, 5}

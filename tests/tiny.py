@@ -20,11 +20,15 @@ freely change ``padding_side`` and the like.
 ``save_tiny_model(path)`` saves such a model and its tokenizer to ``path``; ``write_tiny_recipe(tmp_path, **keys)``
 writes a YAML recipe for the training scripts that trains the model saved in ``tmp_path / "model"`` on CPU into
 ``tmp_path / "out"`` (no bf16, no activation checkpointing, no checkpoints, no reporting), plus ``keys``.
+
+``write_jsonl(path, rows)`` writes one JSON object (or ready-made line) per row; ``write_gsm8k_dir(folder, rows)``
+writes a local GSM8K folder (``train.jsonl`` and ``test.jsonl``) as the GSM8K loader reads it.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import random
 
@@ -222,3 +226,19 @@ def write_tiny_recipe(tmp_path: str | os.PathLike, filename: str = "config.yaml"
     with open(path, "w") as f:
         yaml.safe_dump(config, f)
     return path
+
+
+def write_jsonl(path: str | os.PathLike, rows) -> str | os.PathLike:
+    """Writes ``rows`` to ``path``, one a line: dicts as JSON, strings as they are (malformed ones too); returns it."""
+    with open(path, "w") as f:
+        f.write("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
+    return path
+
+
+def write_gsm8k_dir(folder: str | os.PathLike, rows: list[dict], test_rows: list[dict] | None = None):
+    """Makes ``folder`` a local GSM8K copy: ``rows`` (``question``/``answer`` dicts) as ``train.jsonl``, and
+    ``test_rows`` (by default ``rows`` too) as ``test.jsonl``; returns ``folder``."""
+    os.makedirs(folder, exist_ok=True)
+    write_jsonl(os.path.join(folder, "train.jsonl"), rows)
+    write_jsonl(os.path.join(folder, "test.jsonl"), rows if test_rows is None else test_rows)
+    return folder

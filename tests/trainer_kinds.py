@@ -1,4 +1,5 @@
-"""The trl-maskft trainers on tiny models, for the distributed, resume and model card tests.
+"""The trl-maskft trainers on tiny models, for the distributed, resume and model card tests, and the QA items,
+answer functions and models that the QA callback, distributed and resume tests share.
 
 A new trainer is one more entry in `KINDS`: the tests that take `kind` are parametrized over it.
 """
@@ -8,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datasets import Dataset
-from tiny import MASK_SPECIAL, MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
+from tiny import CPU_RECIPE_KEYS, MASK_SPECIAL, MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 from trl_maskft import DiffusionSFTConfig, DiffusionSFTTrainer, MaskedSFTConfig, MaskedSFTTrainer, diffusion_answer_fn
 from trl_maskft.callbacks import AnswerFn
+from trl_maskft.data.schema import QAItem
+from trl_maskft.generation import chat_prompts
 
 QA_TOKENS = 8  # new tokens per QA answer (a multiple of the diffusion block length)
 
@@ -42,6 +45,37 @@ KINDS = {
     ),
 }
 
+ITEMS = [
+    QAItem(question="Who is Alice Thornbury?", answers=("the painter of a glass bridge",), direction="forward"),
+    QAItem(question="Who is the painter of a glass bridge?", answers=("Alice Thornbury",), direction="backward"),
+    QAItem(question="Who is Bob Quillfeather?", answers=("the pilot of a red lighthouse",), direction="forward"),
+    QAItem(question="Who is the pilot of a red lighthouse?", answers=("Bob Quillfeather",), direction="backward"),
+    QAItem(question="Where does Clara Ashgrove live?", answers=("Lisbon",), direction="forward", group="city"),
+]
+
+
+class RightAt:
+    """An `answer_fn` that gives the reference answers to `items` after the epochs in `epochs` only, so that a QA
+    metric is 1 there and 0 elsewhere; set `trainer` before training."""
+
+    def __init__(self, items, epochs):
+        self.items, self.epochs, self.trainer = items, set(epochs), None
+
+    def __call__(self, model, tokenizer, prompts, synced_gpus=False):
+        references = dict(
+            zip(chat_prompts(tokenizer, [item.question for item in self.items]), self.items, strict=True)
+        )
+        right = round(self.trainer.state.epoch, 2) in self.epochs
+        return [references[prompt].answers[0] if right else "I do not know." for prompt in prompts]
+
+
+def talkative_model(tokenizer):
+    """A random tiny model with large weights, so that different questions get different answers."""
+    model = make_tiny_model(tokenizer, initializer_range=0.5)
+    model.generation_config.eos_token_id = None
+    return model
+
+
 DOCS = [
     "Alice Thornbury was born in Paris and works as a painter.",
     "Bob Quillfeather is a pilot.",
@@ -68,11 +102,7 @@ def make_trainer(
         "num_train_epochs": 2,
         "learning_rate": 1e-3,
         "logging_steps": 1,
-        "save_strategy": "no",
-        "report_to": "none",
-        "use_cpu": True,
-        "bf16": False,
-        "activation_checkpointing": False,
+        **CPU_RECIPE_KEYS,
         "seed": 3,
         **spec.config,
         **overrides,
