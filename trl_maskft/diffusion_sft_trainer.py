@@ -181,12 +181,11 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SFTTrainer):
         """The diffusion batch of a collated batch: masked inputs, targets on masked positions only, loss weights."""
         args, tokenizer = self.args, self.processing_class
         input_ids, labels, attention_mask = inputs["input_ids"], inputs["labels"], inputs["attention_mask"]
-        if tokenizer.bos_token_id is not None:  # raw text: BOS is the condition, never a target
-            labels = labels.clone()
-            labels[:, 0] = labels[:, 0].masked_fill(input_ids[:, 0] == tokenizer.bos_token_id, IGNORE_INDEX)
+        labels = labels.clone()
         if args.shift_logits:  # the token at position i is predicted at i - 1: nothing predicts position 0
-            labels = labels.clone()
             labels[:, 0] = IGNORE_INDEX
+        elif tokenizer.bos_token_id is not None:  # raw text: BOS is the condition, never a target
+            labels[:, 0] = labels[:, 0].masked_fill(input_ids[:, 0] == tokenizer.bos_token_id, IGNORE_INDEX)
         if args.supervise_padding:
             input_ids, labels, attention_mask = supervise_padding(
                 input_ids, labels, attention_mask, tokenizer.eos_token_id

@@ -8,6 +8,10 @@ from collections.abc import Sequence
 DIRECTIONS = ("forward", "backward")
 
 
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def history_table(history: Sequence[dict], directions: Sequence[str] = DIRECTIONS) -> str:
     """Markdown table, one row per evaluated epoch: ROUGE-1 recall and containment per direction."""
     header = ["epoch"] + [f"{d} {m}" for d in directions for m in ("ROUGE-1", "contains")]
@@ -16,8 +20,7 @@ def history_table(history: Sequence[dict], directions: Sequence[str] = DIRECTION
         cells = [str(row["epoch"])]
         for d in directions:
             for m in ("rouge1", "contains"):
-                value = row.get(f"qa_{d}_{m}")
-                cells.append("-" if value is None else f"{value:.3f}")
+                cells.append(_cell(row.get(f"qa_{d}_{m}")))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -26,10 +29,6 @@ def final_and_best(history: Sequence[dict], key: str) -> tuple[float | None, flo
     """``(final, best)`` of metric ``key`` over the evaluated epochs (None where it was never logged)."""
     values = [row[key] for row in history if row.get(key) is not None]
     return (values[-1], max(values)) if values else (None, None)
-
-
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def comparison_table(

@@ -66,8 +66,6 @@ def block_logits(
         unconditional = x.masked_fill(prompt_positions, mask_token_id)
         x, attention_mask = torch.cat([x, unconditional]), torch.cat([attention_mask, attention_mask])
     if shift_logits:
-        if block.start < 1:
-            raise ValueError("With `shift_logits`, nothing predicts position 0: the prompt cannot be empty.")
         block = slice(block.start - 1, block.stop - 1)
     kwargs = {"use_cache": False}
     if accepts_logits_to_keep(model):

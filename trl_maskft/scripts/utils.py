@@ -15,7 +15,7 @@ from trl import ModelConfig, get_peft_config, get_quantization_config
 from ..callbacks import AnswerFn, QAEvalCallback
 from ..data import KnowledgeData
 from ..data.sources import load_knowledge_source
-from ..model_card import chat_quick_start, complete_model_card, hub_dataset_id
+from ..model_card import MethodModelCardMixin, chat_quick_start, complete_model_card, hub_dataset_id
 from ..models import resolve_model_path
 
 TASKS = ("knowledge", "gsm8k")
@@ -131,9 +131,9 @@ def recipe_path(argv: list[str] | None = None) -> str | None:
 def write_model_card(
     trainer: Trainer, model_name: str, dataset_name: str, recipe: str | None, method: str | None = None
 ) -> None:
-    """Save the run's card to `output_dir`: the trl-maskft trainers write their own (`method` None); for another
-    trainer (the `SFTTrainer` baselines), TRL's card completed by `complete_model_card` naming `method`."""
-    if method is None:
+    """Save the run's card to `output_dir`: the trl-maskft trainers write their own; for another trainer (the
+    `SFTTrainer` baselines), TRL's card completed by `complete_model_card` naming `method`."""
+    if isinstance(trainer, MethodModelCardMixin):
         trainer.create_model_card(model_name=model_name, dataset_name=dataset_name, recipe=recipe)
     else:
         trainer.create_model_card(model_name=model_name, dataset_name=hub_dataset_id(dataset_name), tags="trl-maskft")
