@@ -25,6 +25,7 @@ def main(out_dir):
     if trainer.is_world_process_zero():
         with open(f"{out_dir}/answers.json", "w") as f:
             json.dump({"world_size": dist.get_world_size(), "answers": answers, "rank_masks": masks}, f)
+    trainer.end()  # destroy the process group: exiting with gloo's threads alive can abort ("terminate called...")
 
 
 if __name__ == "__main__":

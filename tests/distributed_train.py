@@ -40,6 +40,7 @@ def main(out_dir: str, kinds: list[str]) -> None:
     if dist.get_rank() == 0:
         with open(os.path.join(out_dir, "results.json"), "w") as f:
             json.dump({"world_size": dist.get_world_size(), "results": results}, f)
+    dist.destroy_process_group()  # exiting with gloo's threads alive can abort ("terminate called without...")
 
 
 if __name__ == "__main__":
