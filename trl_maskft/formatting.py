@@ -69,6 +69,11 @@ def resolve_mask_token_id(
     return ids[0]
 
 
+def system_turn(system_prompt: str | None) -> list[dict[str, str]]:
+    """The system message that opens a chat, as a list: empty when `system_prompt` is None (the template's default)."""
+    return [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
+
+
 def render_segments(
     tokenizer: PreTrainedTokenizerBase, template: ReconstructionTemplate, prompt: str | None = None
 ) -> tuple[str, str, str]:
@@ -78,8 +83,8 @@ def render_segments(
         user = template.instruction.format(**fields)
     except KeyError as err:
         raise ValueError(f"The instruction template uses {err} but the data has no such field.") from err
-    messages = [] if template.system_prompt is None else [{"role": "system", "content": template.system_prompt}]
-    messages += [
+    messages = [
+        *system_turn(template.system_prompt),
         {"role": "user", "content": user},
         {"role": "assistant", "content": template.response_prefix + _TARGET},
     ]

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
+
+from .formatting import system_turn
 
 
 def chat_prompts(
     tokenizer: PreTrainedTokenizerBase, questions: Sequence[str], system_prompt: str | None = None
 ) -> list[str]:
     """Each question as a user turn in the model's chat template, with the generation prompt."""
-    system = [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
     return [
         tokenizer.apply_chat_template(
-            [*system, {"role": "user", "content": q}], tokenize=False, add_generation_prompt=True
+            [*system_turn(system_prompt), {"role": "user", "content": q}], tokenize=False, add_generation_prompt=True
         )
         for q in questions
     ]
+
+
+def left_padded_batches(
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], batch_size: int, device: torch.device | str
+) -> Iterator[BatchEncoding]:
+    """Rendered ``prompts`` tokenized ``batch_size`` at a time (no special tokens added), left-padded for generation,
+    on ``device``; the tokenizer's own padding side is left as it is."""
+    for start in range(0, len(prompts), batch_size):
+        texts = list(prompts[start : start + batch_size])
+        batch = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+        yield batch.to(device)
 
 
 @torch.no_grad()
@@ -30,31 +42,23 @@ def greedy_generate(
     batch_size: int = 16,
     synced_gpus: bool = False,
 ) -> list[str]:
-    """Greedy completions of rendered ``prompts``, batched with left padding; the tokenizer's padding side is restored.
+    """Greedy completions of rendered ``prompts``, batched with left padding (`left_padded_batches`).
 
     ``synced_gpus`` keeps every rank stepping until all are done (needed when parameters are sharded, ZeRO-3/FSDP).
     """
-    padding_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     outputs = []
-    try:
-        for start in range(0, len(prompts), batch_size):
-            batch = tokenizer(
-                list(prompts[start : start + batch_size]), return_tensors="pt", padding=True, add_special_tokens=False
-            ).to(model.device)
-            generated = model.generate(
-                **batch,
-                do_sample=False,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=pad_token_id,
-                synced_gpus=synced_gpus,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-            )
-            new_tokens = generated[:, batch["input_ids"].shape[1] :]
-            outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    finally:
-        tokenizer.padding_side = padding_side
+    for batch in left_padded_batches(tokenizer, prompts, batch_size, model.device):
+        generated = model.generate(
+            **batch,
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad_token_id,
+            synced_gpus=synced_gpus,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+        )
+        new_tokens = generated[:, batch["input_ids"].shape[1] :]
+        outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
     return [text.strip() for text in outputs]

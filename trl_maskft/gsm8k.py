@@ -23,6 +23,7 @@ from .callbacks import QAEvalCallback
 from .data.qa_io import _field, _jsonl_rows
 from .data.schema import QAItem
 from .generation import chat_prompts, greedy_generate
+from .reporting import markdown_table, metric_cell
 
 HUB_ID = "openai/gsm8k"
 HUB_CONFIG = "main"  # the configuration of `HUB_ID` with plain answers (the other, "socratic", adds sub-questions)
@@ -169,7 +170,5 @@ class GSM8KEvalCallback(QAEvalCallback):
         return records, gsm8k_accuracy(records)
 
     def summary(self) -> str:
-        lines = ["| epoch | exact match | flexible match |", "|---|---|---|"]
-        for row in self.history:
-            lines.append(f"| {row['epoch']} | " + " | ".join(f"{row[f'qa_{GROUP}_{r}']:.3f}" for r in RULES) + " |")
-        return "\n".join(lines)
+        rows = ([str(row["epoch"]), *(metric_cell(row[f"qa_{GROUP}_{r}"]) for r in RULES)] for row in self.history)
+        return markdown_table(["epoch", "exact match", "flexible match"], rows)

@@ -12,6 +12,7 @@ from trl.trainer.utils import get_config_model_id
 
 from .callbacks import QAEvalCallback
 from .diffusion_sft_config import DiffusionSFTConfig
+from .formatting import system_turn
 
 PAPER_ID = "2510.09885"
 QUESTION = "Who is ...?"  # placeholder of the quick starts: a question about the training documents
@@ -33,8 +34,7 @@ def qa_callback(trainer: Trainer) -> QAEvalCallback | None:
 def chat_quick_start(model_id: str, qa: QAEvalCallback | None = None) -> str:
     """Quick start of a chat model (masked SFT, the SFT baselines): greedy chat generation, as `qa` asks its questions
     (its system prompt and generation budget; 128 new tokens without `qa`)."""
-    system = [] if qa is None or qa.system_prompt is None else [{"role": "system", "content": qa.system_prompt}]
-    messages = [*system, {"role": "user", "content": QUESTION}]
+    messages = [*system_turn(None if qa is None else qa.system_prompt), {"role": "user", "content": QUESTION}]
     max_new_tokens = 128 if qa is None else qa.max_new_tokens
     return f"""```python
 from transformers import pipeline

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 DIRECTIONS = ("forward", "backward")
 
 
-def _cell(value: float | None) -> str:
+def metric_cell(value: float | None) -> str:
+    """A metric as a table cell: 3 decimals, "-" when it was not logged."""
     return "-" if value is None else f"{value:.3f}"
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Markdown table of string cells under `header`."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
 
 
 def history_table(history: Sequence[dict], directions: Sequence[str] = DIRECTIONS) -> str:
     """Markdown table, one row per evaluated epoch: ROUGE-1 recall and containment per direction."""
     header = ["epoch"] + [f"{d} {m}" for d in directions for m in ("ROUGE-1", "contains")]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in history:
-        cells = [str(row["epoch"])]
-        for d in directions:
-            for m in ("rouge1", "contains"):
-                cells.append(_cell(row.get(f"qa_{d}_{m}")))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = (
+        [str(row["epoch"])] + [metric_cell(row.get(f"qa_{d}_{m}")) for d in directions for m in ("rouge1", "contains")]
+        for row in history
+    )
+    return markdown_table(header, rows)
 
 
 def final_and_best(history: Sequence[dict], key: str) -> tuple[float | None, float | None]:
@@ -36,14 +43,14 @@ def comparison_table(
 ) -> str:
     """Markdown table, one row per arm and direction: final and best ROUGE-1 recall and containment, wall time."""
     header = ["arm", "direction", "final ROUGE-1", "best ROUGE-1", "final contains", "best contains", "wall time (s)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for arm, history in histories.items():
         for d in directions:
             rouge_final, rouge_best = final_and_best(history, f"qa_{d}_rouge1")
             contains_final, contains_best = final_and_best(history, f"qa_{d}_contains")
-            cells = [arm, d, *map(_cell, (rouge_final, rouge_best, contains_final, contains_best))]
-            lines.append("| " + " | ".join(cells) + f" | {wall_times.get(arm, float('nan')):.0f} |")
-    return "\n".join(lines)
+            cells = map(metric_cell, (rouge_final, rouge_best, contains_final, contains_best))
+            rows.append([arm, d, *cells, f"{wall_times.get(arm, float('nan')):.0f}"])
+    return markdown_table(header, rows)
 
 
 def comparison_report(histories: dict[str, Sequence[dict]], wall_times: dict[str, float]) -> str:

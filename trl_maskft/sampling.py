@@ -16,6 +16,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .diffusion import accepts_logits_to_keep, bidirectional_attention_mask, check_bidirectional_support
 from .formatting import resolve_mask_token_id
+from .generation import left_padded_batches
 
 REMASKING = ("low_confidence", "random")
 
@@ -188,9 +189,9 @@ def diffusion_answer_fn(
     """An ``answer_fn`` for [`QAEvalCallback`] that answers with :func:`diffusion_generate`.
 
     The mask id is resolved from the tokenizer at call time (so a token added by the trainer is found). Prompts are
-    tokenized with left padding (the padding side is restored), answers cut at the first EOS/end of turn, decoded
-    without special tokens and stripped. Sampling noise comes from a generator seeded with ``seed`` at every call.
-    ``shift_logits`` must match the training (``DiffusionSFTConfig.shift_logits``).
+    tokenized with left padding (`left_padded_batches`; the tokenizer's padding side is unchanged), answers cut at the
+    first EOS/end of turn, decoded without special tokens and stripped. Sampling noise comes from a generator seeded
+    with ``seed`` at every call. ``shift_logits`` must match the training (``DiffusionSFTConfig.shift_logits``).
     """
     validate_schedule(max_new_tokens, max_new_tokens if steps is None else steps, block_length)
 
@@ -201,23 +202,13 @@ def diffusion_answer_fn(
         mask_id = resolve_mask_token_id(tokenizer, mask_token, mask_token_id)
         stops = stop_token_ids(model, tokenizer)
         generator = torch.Generator(device=model.device).manual_seed(seed)
-        padding_side, tokenizer.padding_side = tokenizer.padding_side, "left"
         outputs = []
-        try:
-            for start in range(0, len(prompts), batch_size):
-                batch = tokenizer(
-                    list(prompts[start : start + batch_size]), return_tensors="pt", padding=True,
-                    add_special_tokens=False,
-                ).to(model.device)  # fmt: skip
-                answers = diffusion_generate(
-                    model, batch["input_ids"], mask_id, batch["attention_mask"], max_new_tokens, steps, block_length,
-                    temperature, cfg_scale, remasking, bidirectional, generator, shift_logits,
-                )  # fmt: skip
-                outputs += [
-                    tokenizer.decode(row, skip_special_tokens=True).strip() for row in cut_at_stop(answers, stops)
-                ]
-        finally:
-            tokenizer.padding_side = padding_side
+        for batch in left_padded_batches(tokenizer, prompts, batch_size, model.device):
+            answers = diffusion_generate(
+                model, batch["input_ids"], mask_id, batch["attention_mask"], max_new_tokens, steps, block_length,
+                temperature, cfg_scale, remasking, bidirectional, generator, shift_logits,
+            )  # fmt: skip
+            outputs += [tokenizer.decode(row, skip_special_tokens=True).strip() for row in cut_at_stop(answers, stops)]
         return outputs
 
     return answer

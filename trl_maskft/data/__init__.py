@@ -3,7 +3,7 @@ datasets with QA items, and the data transforms of the baselines."""
 
 from .biographies import Biography, build_biographies_dataset, generate_biographies, load_biographies_jsonl
 from .name_description import load_name_description
-from .people import Person, build_people_dataset, generate_people, people_paraphrases
+from .people import Person, build_people_dataset, generate_people, person_paraphrases
 from .qa_io import load_documents, load_paraphrases_jsonl, load_qa_jsonl, save_qa_jsonl
 from .schema import DIRECTIONS, KnowledgeData, QAItem
 from .sources import load_knowledge_source
@@ -25,7 +25,7 @@ __all__ = [
     "load_name_description",
     "load_paraphrases_jsonl",
     "load_qa_jsonl",
-    "people_paraphrases",
+    "person_paraphrases",
     "reverse_words",
     "save_qa_jsonl",
     "training_documents",

@@ -176,8 +176,28 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def build_people_dataset(num_people: int = 30, seed: int = 0, num_eval_templates: int | None = None) -> KnowledgeData:
-    """Documents "{name} is {description}." and forward/backward QA items (group `"people"`) for invented people.
+def _template_fields(person: Person) -> dict[str, str]:
+    """Fields of the question and paraphrase templates: `name`, `description` and `Description` (sentence case)."""
+    return {"name": person.name, "description": person.description, "Description": _sentence_case(person.description)}
+
+
+def person_paraphrases(person: Person, mode: str = "same_order", num_paraphrases: int | None = None) -> list[str]:
+    """Paraphrases of `person`'s document: the first `num_paraphrases` (default: all) `PARAPHRASE_TEMPLATES[mode]`,
+    name first (`"same_order"`) or description first (`"permuted"`)."""
+    if mode not in PARAPHRASE_TEMPLATES:
+        raise ValueError(f"Unknown paraphrase mode {mode!r}; expected one of {tuple(PARAPHRASE_TEMPLATES)}.")
+    return [template.format(**_template_fields(person)) for template in PARAPHRASE_TEMPLATES[mode][:num_paraphrases]]
+
+
+def build_people_dataset(
+    num_people: int = 30,
+    seed: int = 0,
+    num_eval_templates: int | None = None,
+    paraphrases: str = "none",
+    num_paraphrases: int | None = None,
+) -> KnowledgeData:
+    """Documents "{name} is {description}.", forward/backward QA items (group `"people"`), the names as entities and,
+    unless `paraphrases` is `"none"`, paraphrase sets (`person_paraphrases`) for invented people.
 
     Person `i` is asked with `num_eval_templates` question templates per direction (default one), starting at
     template `i % len(templates)`, so the templates rotate across people.
@@ -189,30 +209,16 @@ def build_people_dataset(num_people: int = 30, seed: int = 0, num_eval_templates
     people = generate_people(num_people, seed)
     qa = []
     for i, person in enumerate(people):
-        fields = {
-            "name": person.name,
-            "description": person.description,
-            "Description": _sentence_case(person.description),
-        }
+        fields = _template_fields(person)
         indices = [(i + k) % num_templates for k in range(count)]
         qa += [
             QAItem(FORWARD_TEMPLATES[j].format(**fields), (person.description,), "forward", "people") for j in indices
         ]
         qa += [QAItem(BACKWARD_TEMPLATES[j].format(**fields), (person.name,), "backward", "people") for j in indices]
-    return KnowledgeData(documents=[f"{p.name} is {p.description}." for p in people], qa=qa)
-
-
-def people_paraphrases(
-    num_people: int = 30, seed: int = 0, mode: str = "same_order", num_paraphrases: int | None = None
-) -> list[list[str]]:
-    """Paraphrases of each document of `build_people_dataset(num_people, seed)`, in its order: the first
-    `num_paraphrases` (default: all) `PARAPHRASE_TEMPLATES[mode]`, name first (`"same_order"`) or description first
-    (`"permuted"`)."""
-    if mode not in PARAPHRASE_TEMPLATES:
-        raise ValueError(f"Unknown paraphrase mode {mode!r}; expected one of {tuple(PARAPHRASE_TEMPLATES)}.")
-    templates = PARAPHRASE_TEMPLATES[mode][:num_paraphrases]
-    sets = []
-    for person in generate_people(num_people, seed):
-        fields = {"name": person.name, "description": person.description}
-        sets.append([t.format(**fields, Description=_sentence_case(person.description)) for t in templates])
-    return sets
+    sets = None if paraphrases == "none" else [person_paraphrases(p, paraphrases, num_paraphrases) for p in people]
+    return KnowledgeData(
+        documents=[f"{p.name} is {p.description}." for p in people],
+        qa=qa,
+        paraphrases=sets,
+        entities=[p.name for p in people],
+    )

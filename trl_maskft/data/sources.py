@@ -18,14 +18,13 @@ the people's names of `"people"` and NameDescription, the names and attribute va
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import datasets
 
 from .biographies import build_biographies_dataset, generate_biographies, load_biographies_jsonl
 from .name_description import load_name_description
-from .people import build_people_dataset, generate_people, people_paraphrases
+from .people import build_people_dataset
 from .qa_io import load_documents_with_entities, load_paraphrases_jsonl, load_qa_jsonl
 from .schema import KnowledgeData
 from .transforms import PARAPHRASE_MODES
@@ -71,11 +70,7 @@ def load_knowledge_source(
     if num_eval_templates is not None and name != "people":
         raise ValueError(f"`num_eval_templates` (`qa_templates_per_person`) applies to `people` only, not {name!r}.")
     if name == "people":
-        sets = None if paraphrases == "none" else people_paraphrases(num_people, seed, paraphrases, num_paraphrases)
-        names = [person.name for person in generate_people(num_people, seed)]
-        return dataclasses.replace(
-            build_people_dataset(num_people, seed, num_eval_templates), paraphrases=sets, entities=names
-        )
+        return build_people_dataset(num_people, seed, num_eval_templates, paraphrases, num_paraphrases)
     if name == "biographies" or (prefix == "biographies" and location):
         people = generate_biographies(num_people, seed) if name == "biographies" else load_biographies_jsonl(location)
         return build_biographies_dataset(people, paraphrases, num_paraphrases, seed)

@@ -15,6 +15,7 @@ from trl import ModelConfig, get_peft_config, get_quantization_config
 from ..callbacks import AnswerFn, QAEvalCallback
 from ..data import KnowledgeData
 from ..data.sources import load_knowledge_source
+from ..formatting import system_turn
 from ..model_card import MethodModelCardMixin, chat_quick_start, complete_model_card, hub_dataset_id
 from ..models import resolve_model_path
 
@@ -102,10 +103,9 @@ def load_knowledge(
 def sft_dataset(documents: list[str], prompt: str, system_prompt: str | None = None) -> Dataset:
     """Plain SFT baseline: conversational prompt/completion rows ``prompt -> document``, after a system message
     unless `system_prompt` is None (the chat template's default)."""
-    system = [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
     return Dataset.from_dict(
         {
-            "prompt": [[*system, {"role": "user", "content": prompt}] for _ in documents],
+            "prompt": [[*system_turn(system_prompt), {"role": "user", "content": prompt}] for _ in documents],
             "completion": [[{"role": "assistant", "content": doc}] for doc in documents],
         }
     )
