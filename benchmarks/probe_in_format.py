@@ -45,7 +45,7 @@ def main():
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     model = AutoModelForCausalLM.from_pretrained(args.model).eval()
     knowledge = build_people_dataset(args.num_people, args.dataset_seed)
-    names = [item.answers[0] for item in knowledge.qa if item.direction == "backward"]
+    names = knowledge.entities  # the people's names, in the order of their documents
     system_prompt = None if args.template_system_prompt else args.system_prompt
     prompts = name_masked_prompts(tokenizer, knowledge.documents, names, args.mask_token, system_prompt)
     outputs = greedy_generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=len(prompts))
