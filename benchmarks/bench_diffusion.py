@@ -22,13 +22,13 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
+from trl_maskft.answering import DiffusionAnswerer, GreedyAnswerer
 from trl_maskft.data import build_people_dataset
+from trl_maskft.data.transforms import sft_dataset
 from trl_maskft.diffusion_sft_config import DiffusionSFTConfig
 from trl_maskft.diffusion_sft_trainer import DiffusionSFTTrainer
-from trl_maskft.generation import chat_prompts, greedy_generate
+from trl_maskft.generation import chat_prompts, greedy_config
 from trl_maskft.models import resolve_model_path
-from trl_maskft.sampling import diffusion_answer_fn
-from trl_maskft.scripts.utils import sft_dataset
 
 MASK = "<|mask|>"
 
@@ -123,16 +123,14 @@ def main():
     new_tokens = len(prompts) * args.max_new_tokens
     with torch.no_grad():
         for block_length in (4, 32):
-            answer = diffusion_answer_fn(
+            answer = DiffusionAnswerer(
                 MASK, max_new_tokens=args.max_new_tokens, block_length=block_length, batch_size=len(prompts)
             )
             seconds = time_answers(answer, model, tokenizer, prompts)
             print(f"diffusion sampling, block length {block_length:2d}: {new_tokens / seconds:8.1f} tokens/s "
                   f"({len(prompts)} prompts x {args.max_new_tokens} tokens, {args.max_new_tokens} steps)")  # fmt: skip
 
-        def greedy(model, tokenizer, prompts):
-            return greedy_generate(model, tokenizer, prompts, args.max_new_tokens, len(prompts))
-
+        greedy = GreedyAnswerer(greedy_config(args.max_new_tokens), len(prompts))
         model.generation_config.eos_token_id = None  # generate exactly max_new_tokens for a fair count
         seconds = time_answers(greedy, model, tokenizer, prompts)
         print(f"greedy autoregressive (KV cache), for reference: {new_tokens / seconds:8.1f} tokens/s")

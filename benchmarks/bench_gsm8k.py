@@ -20,9 +20,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
+from trl_maskft.answering import GreedyAnswerer
 from trl_maskft.data.transforms import to_conversational
-from trl_maskft.gsm8k import evaluate_gsm8k, gsm8k_qa_items, load_gsm8k
+from trl_maskft.generation import greedy_config
 from trl_maskft.models import resolve_model_path
+from trl_maskft.tasks import GSM8K
+from trl_maskft.tasks.callback import evaluate_task
+from trl_maskft.tasks.gsm8k import load_gsm8k
 
 
 class StepMeter(TrainerCallback):
@@ -71,7 +75,8 @@ def train(method: str, path: str, tokenizer, dataset, args, output_dir: str):
 
 def evaluate(model, tokenizer, items, args) -> tuple[dict[str, float], float]:
     start = time.perf_counter()
-    accuracy, _ = evaluate_gsm8k(model, tokenizer, items, args.max_new_tokens, batch_size=len(items))
+    answerer = GreedyAnswerer(greedy_config(args.max_new_tokens), len(items))
+    accuracy, _ = evaluate_task(model, tokenizer, GSM8K, items, answerer)
     return accuracy, time.perf_counter() - start
 
 
@@ -91,7 +96,7 @@ def main():
     path = resolve_model_path(args.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     dataset = load_gsm8k(args.data, "train", max_samples=args.train_samples)
-    items = gsm8k_qa_items(load_gsm8k(args.data, "test", max_samples=args.eval_samples))
+    items = GSM8K.qa_items(load_gsm8k(args.data, "test", max_samples=args.eval_samples))
     before, before_time = evaluate(AutoModelForCausalLM.from_pretrained(path), tokenizer, items, args)
     print(f"base model: {before} ({len(items)} questions, {before_time:.0f} s)")
 

@@ -18,8 +18,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft import GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
 from trl_maskft.data import build_people_dataset
+from trl_maskft.generation import greedy_config
 from trl_maskft.models import resolve_model_path
 
 
@@ -115,11 +116,12 @@ def main():
         print(f"masked SFT : {masked_tps:8.1f} tokens/s  ({masked_tps / plain_tps:.3f}x plain; target >= 0.95x)")
 
         items = knowledge.qa[: args.qa_items]
-        callback = QAEvalCallback(masked, items, max_new_tokens=args.qa_max_new_tokens, batch_size=len(items))
+        answerer = GreedyAnswerer(greedy_config(args.qa_max_new_tokens), len(items))
+        callback = QAEvalCallback(masked, items, answerer)
         start = time.perf_counter()
         callback.answer(items)
         batched = time.perf_counter() - start
-        callback.batch_size = 1
+        answerer.batch_size = 1
         start = time.perf_counter()
         callback.answer(items)
         single = time.perf_counter() - start

@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft.data import build_people_dataset
 from trl_maskft.formatting import ReconstructionTemplate, render_segments
-from trl_maskft.generation import greedy_generate
+from trl_maskft.generation import generate_answers, greedy_config
 from trl_maskft.masked_sft_config import DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX
 
 
@@ -48,7 +48,7 @@ def main():
     names = knowledge.entities  # the people's names, in the order of their documents
     system_prompt = None if args.template_system_prompt else args.system_prompt
     prompts = name_masked_prompts(tokenizer, knowledge.documents, names, args.mask_token, system_prompt)
-    outputs = greedy_generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=len(prompts))
+    outputs = generate_answers(model, tokenizer, prompts, greedy_config(12), len(prompts))
     recovered = [out.startswith(name) for out, name in zip(outputs, names, strict=True)]
     written = {" ".join(out.split()[:2]) for out in outputs}
     for name, out in zip(names, outputs, strict=True):

@@ -9,7 +9,8 @@ from datasets import Dataset
 from tiny import make_tiny_tokenizer
 from trainer_kinds import ITEMS, talkative_model
 
-from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft import GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft.generation import greedy_config
 
 
 def main(out_dir):
@@ -19,7 +20,7 @@ def main(out_dir):
     trainer = MaskedSFTTrainer(
         model=talkative_model(tokenizer), args=args, train_dataset=docs, processing_class=tokenizer
     )
-    answers = QAEvalCallback(trainer, ITEMS, max_new_tokens=12, batch_size=2).answer(ITEMS)
+    answers = QAEvalCallback(trainer, ITEMS, GreedyAnswerer(greedy_config(12), 2)).answer(ITEMS)
     batch = next(iter(trainer.get_train_dataloader()))
     masks = gather_object([batch["input_ids"].tolist()])
     if trainer.is_world_process_zero():

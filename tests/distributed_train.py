@@ -5,6 +5,7 @@ inputs differ only by their masks, and writes `OUT_DIR/results.json` from rank 0
 rank's masked inputs at every step, and the QA history. Each run saves its final model to `OUT_DIR/<kind>/run<i>`.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -12,7 +13,7 @@ import sys
 import torch.distributed as dist
 from accelerate.utils import gather_object
 from tiny import make_tiny_tokenizer
-from trainer_kinds import DOCS, ITEMS, KINDS, QA_TOKENS, losses, make_trainer, talkative_model
+from trainer_kinds import DOCS, ITEMS, KINDS, losses, make_trainer, talkative_model
 
 from trl_maskft import QAEvalCallback
 
@@ -28,7 +29,7 @@ def run(kind: str, output_dir: str) -> dict:
         return training_step(model, batch, *args, **kwargs)
 
     trainer.training_step = recording_step
-    qa = QAEvalCallback(trainer, ITEMS, max_new_tokens=QA_TOKENS, batch_size=2, answer_fn=KINDS[kind].answer_fn)
+    qa = QAEvalCallback(trainer, ITEMS, dataclasses.replace(KINDS[kind].answerer, batch_size=2))
     qa.add_to_trainer()
     trainer.train()
     trainer.save_model()

@@ -12,6 +12,7 @@ from datasets import Dataset
 from safetensors.torch import save_file
 from tiny import CHAT_TEMPLATE, CPU_RECIPE_KEYS, make_tiny_model, make_tiny_tokenizer, save_tiny_model
 
+from trl_maskft.answering import DiffusionAnswerer
 from trl_maskft.diffusion import (
     TRAIN_STREAM,
     bidirectional_attention_mask,
@@ -26,7 +27,7 @@ from trl_maskft.diffusion import (
 from trl_maskft.diffusion_sft_config import DiffusionSFTConfig
 from trl_maskft.diffusion_sft_trainer import DiffusionSFTTrainer
 from trl_maskft.formatting import IGNORE_INDEX
-from trl_maskft.sampling import cut_at_stop, diffusion_answer_fn, diffusion_generate, transfer_schedule
+from trl_maskft.sampling import cut_at_stop, diffusion_generate, transfer_schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASK = "<|mask|>"
@@ -431,7 +432,7 @@ def test_sampler_on_tiny_model_is_deterministic_and_batches_variable_prompts(tin
     assert torch.equal(sampled[0], sampled[1]) and not torch.equal(sampled[0], sampled[2])
 
 
-def test_answer_fn_stops_at_eos(tiny_tokenizer):
+def test_diffusion_answerer_stops_at_eos(tiny_tokenizer):
     words = tiny_tokenizer.encode(" Paris.", add_special_tokens=False)
     eos = tiny_tokenizer.eos_token_id
     prompt = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
@@ -440,7 +441,7 @@ def test_answer_fn_stops_at_eos(tiny_tokenizer):
     model = ScriptedModel(vocab_size=len(tiny_tokenizer), favourite=favourite)
     assert cut_at_stop(torch.tensor([[5, 6, eos, 7], [5, 6, 7, 8]]), [eos]) == [[5, 6], [5, 6, 7, 8]]
     tiny_tokenizer.padding_side = "right"
-    answer = diffusion_answer_fn(MASK, max_new_tokens=8, block_length=4)
+    answer = DiffusionAnswerer(MASK, max_new_tokens=8, block_length=4)
     assert answer(model, tiny_tokenizer, [prompt], synced_gpus=True) == ["Paris."]
     assert tiny_tokenizer.padding_side == "right"
 
@@ -744,8 +745,8 @@ def test_shifted_sampler_on_tiny_model(tiny_model, tiny_tokenizer):
     for row, prompt in enumerate(prompts):  # left padding does not change the answer
         alone = tiny_tokenizer([prompt], return_tensors="pt")
         assert torch.equal(diffusion_generate(tiny_model, alone["input_ids"], mask_id, **kwargs)[0], first[row])
-    # the answer function decodes the same canvases: cut at the end of turn, without special tokens, stripped
-    answer = diffusion_answer_fn(MASK, max_new_tokens=8, block_length=4, shift_logits=True)
+    # the answerer decodes the same canvases: cut at the end of turn, without special tokens, stripped
+    answer = DiffusionAnswerer(MASK, max_new_tokens=8, block_length=4, shift_logits=True)
     expected = [
         tiny_tokenizer.decode(row, skip_special_tokens=True).strip()
         for row in cut_at_stop(first, [tiny_tokenizer.eos_token_id])

@@ -1,6 +1,7 @@
 """Two CPU processes (torchrun, gloo): masks per rank, determinism per seed, and QA answers split, gathered in order
 and scored like a single-process evaluation of the same model."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -9,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from accelerate import PartialState
-from trainer_kinds import ITEMS, KINDS, QA_TOKENS, make_trainer
+from trainer_kinds import ITEMS, KINDS, make_trainer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft import QAEvalCallback
@@ -74,7 +75,7 @@ def test_qa_equals_single_process_evaluation_and_is_logged_once(ddp, kind, tmp_p
 
     tokenizer = AutoTokenizer.from_pretrained(run_dir)
     trainer = make_trainer(kind, tmp_path, AutoModelForCausalLM.from_pretrained(run_dir), tokenizer)
-    qa = QAEvalCallback(trainer, ITEMS, max_new_tokens=QA_TOKENS, batch_size=5, answer_fn=KINDS[kind].answer_fn)
+    qa = QAEvalCallback(trainer, ITEMS, dataclasses.replace(KINDS[kind].answerer, batch_size=5))
     answers = qa.answer(ITEMS)
     assert answers == ddp_answers and len(set(answers)) > 1
     assert aggregate_scores(score_answers(ITEMS, answers)) == pytest.approx(

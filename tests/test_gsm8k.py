@@ -17,20 +17,14 @@ from tiny import (
 )
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft import gsm8k as gsm8k_module
+from trl_maskft.answering import GreedyAnswerer
 from trl_maskft.formatting import IGNORE_INDEX
-from trl_maskft.gsm8k import (
-    GSM8KEvalCallback,
-    evaluate_gsm8k,
-    extract_final_answer,
-    extract_last_number,
-    gsm8k_accuracy,
-    gsm8k_qa_items,
-    load_gsm8k,
-    normalize_number,
-    score_gsm8k,
-)
+from trl_maskft.generation import greedy_config
 from trl_maskft.scripts import masked_sft, sft
+from trl_maskft.tasks import GSM8K, get_task
+from trl_maskft.tasks import gsm8k as gsm8k_module
+from trl_maskft.tasks.callback import TaskEvalCallback, evaluate_task, task_answerer
+from trl_maskft.tasks.gsm8k import extract_final_answer, extract_last_number, load_gsm8k, normalize_number
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_GSM8K = os.path.join(ROOT, "..", "shared", "data", "gsm8k")
@@ -93,14 +87,14 @@ def test_normalize_number():
 
 
 def test_scoring_and_accuracy():
-    items = gsm8k_qa_items(load_gsm8k_rows(TRAIN))
+    items = GSM8K.qa_items(load_gsm8k_rows(TRAIN))
     assert [item.answer for item in items] == ["7", "1200", "-3", "2.5"]
     assert {item.direction for item in items} == {"forward"} and {item.group for item in items} == {"gsm8k"}
     predictions = ["3 + 4 = 7\n#### 7", "It costs 1,200 dollars.", "#### 3", "#### 2.50 cookies"]
-    records = score_gsm8k(items, predictions)
+    records = GSM8K.score(items, predictions)
     assert [r["exact_match"] for r in records] == [1.0, 0.0, 0.0, 1.0]
     assert [r["flexible_match"] for r in records] == [1.0, 1.0, 0.0, 1.0]
-    assert gsm8k_accuracy(records) == {"qa_gsm8k_exact_match": 0.5, "qa_gsm8k_flexible_match": 0.75}
+    assert GSM8K.accuracy(records) == {"qa_gsm8k_exact_match": 0.5, "qa_gsm8k_flexible_match": 0.75}
 
 
 def load_gsm8k_rows(rows):
@@ -129,7 +123,7 @@ def test_load_gsm8k_errors(gsm8k_dir, lines, match):
     with pytest.raises(FileNotFoundError, match=r"validation\.jsonl not found"):
         load_gsm8k(str(gsm8k_dir), "validation")
     with pytest.raises(ValueError, match="GSM8K row 0 has no final answer"):
-        gsm8k_qa_items(load_gsm8k_rows([{"question": "Q?", "answer": "It is 4."}]))
+        GSM8K.qa_items(load_gsm8k_rows([{"question": "Q?", "answer": "It is 4."}]))
 
 
 def test_load_gsm8k_from_the_hub(monkeypatch):
@@ -163,7 +157,7 @@ def test_load_gsm8k_from_the_hub(monkeypatch):
 def test_shared_gsm8k_files():
     train, test = load_gsm8k(SHARED_GSM8K, "train"), load_gsm8k(SHARED_GSM8K, "test")
     assert (len(train), len(test)) == (7473, 1319)
-    references = [item.answer for item in gsm8k_qa_items(test)]  # every test answer has a final number
+    references = [item.answer for item in GSM8K.qa_items(test)]  # every test answer has a final number
     assert references[:3] == ["18", "3", "70000"] and all(r.lstrip("-").replace(".", "").isdigit() for r in references)
 
 
@@ -217,13 +211,16 @@ class StubGenerator:
 def test_evaluate_gsm8k_asks_each_question_alone_and_decodes_greedily():
     tokenizer = make_tiny_tokenizer()
     model = StubGenerator(tokenizer, "3 + 4 = 7\n#### 7")
-    accuracy, records = evaluate_gsm8k(model, tokenizer, gsm8k_qa_items(load_gsm8k_rows(TRAIN[:3])), batch_size=2)
+    items = GSM8K.qa_items(load_gsm8k_rows(TRAIN[:3]))
+    accuracy, records = evaluate_task(model, tokenizer, GSM8K, items, GreedyAnswerer(greedy_config(256), 2))
     assert [len(call["prompts"]) for call in model.calls] == [2, 1]
     # 0-shot: the chat holds the question alone as the user turn, no worked example, no system prompt
     assert [prompt for call in model.calls for prompt in call["prompts"]] == [
         f"<|im_start|>user\n{row['question']}<|im_end|>\n<|im_start|>assistant\n" for row in TRAIN[:3]
     ]
-    assert all(call["do_sample"] is False and call["max_new_tokens"] == 256 for call in model.calls)
+    configs = [call["generation_config"] for call in model.calls]
+    assert all(config.do_sample is False and config.max_new_tokens == 256 for config in configs)
+    assert task_answerer().generation_config.max_new_tokens == 256  # the paper's budget, by default
     assert [r["prediction"] for r in records] == ["3 + 4 = 7\n#### 7"] * 3
     assert [r["exact_match"] for r in records] == [1.0, 0.0, 0.0]
     assert accuracy == {"qa_gsm8k_exact_match": 1 / 3, "qa_gsm8k_flexible_match": 1 / 3}
@@ -244,7 +241,12 @@ def test_scripts_run_gsm8k(script, gsm8k_dir, tmp_path):
     }
     recipe = write_tiny_recipe(tmp_path, **config)
     qa = script.main(["--config", recipe])
-    assert isinstance(qa, GSM8KEvalCallback) and len(qa.items) == 3 and len(qa.trainer.train_dataset) == 2
+    assert (
+        isinstance(qa, TaskEvalCallback)
+        and qa.task is get_task("gsm8k")
+        and len(qa.items) == 3
+        and len(qa.trainer.train_dataset) == 2
+    )
     assert [row["epoch"] for row in qa.history][0] == 0 and "qa_gsm8k_exact_match" in qa.history[-1]
     summary = (tmp_path / "out" / "qa_summary.md").read_text()
     assert summary.startswith("| epoch | exact match | flexible match |")

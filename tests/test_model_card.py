@@ -9,9 +9,10 @@ from huggingface_hub.errors import OfflineModeIsEnabled
 from tiny import save_tiny_model, write_gsm8k_dir, write_tiny_recipe
 from trainer_kinds import KINDS, QA_TOKENS
 
-from trl_maskft.gsm8k import GSM8KEvalCallback
 from trl_maskft.model_card import PAPER_ID
-from trl_maskft.scripts.utils import KnowledgeScriptArguments, train_and_report
+from trl_maskft.scripts.run import train_and_report
+from trl_maskft.tasks import GSM8K
+from trl_maskft.tasks.callback import TaskEvalCallback
 
 
 @pytest.fixture
@@ -116,7 +117,7 @@ def test_gsm8k_card_shows_the_gsm8k_table(recipe, tmp_path):
     rows = [{"question": f"What is {a} + 2?", "answer": f"{a} + 2 = {a + 2}\n#### {a + 2}"} for a in range(4)]
     folder = write_gsm8k_dir(tmp_path / "gsm8k", rows)
     qa = run_script("masked_sft", recipe("masked_sft", task="gsm8k", dataset_name=str(folder), qa_max_items=2))
-    assert isinstance(qa, GSM8KEvalCallback)
+    assert isinstance(qa, TaskEvalCallback) and qa.task is GSM8K
     card = (tmp_path / "out" / "README.md").read_text()
     assert qa.title in card and "| epoch | exact match | flexible match |" in card and qa.summary() in card
     assert "forward ROUGE-1" not in card and "No QA evaluation" not in card
@@ -191,12 +192,10 @@ class RecordingTrainer:
 def test_quantization_arguments_reach_the_trainer(bits, tmp_path):
     from trl import ModelConfig, SFTConfig
 
-    from trl_maskft.data import KnowledgeData
-
     args = SFTConfig(str(tmp_path), use_cpu=True, bf16=False, report_to="none")
     model_args = ModelConfig(model_name_or_path=str(tmp_path), **{bits: True})
     with pytest.raises(Built) as built:
-        train_and_report(RecordingTrainer, KnowledgeScriptArguments(), args, model_args, None, KnowledgeData([], []))
+        train_and_report(RecordingTrainer, args, model_args, None, evaluation=None, dataset_name="people")
     quantization = built.value.args[0]["quantization_config"]
     assert getattr(quantization, bits) is True
     assert "quantization_config" not in args.model_init_kwargs  # given once, as the trainer argument

@@ -12,8 +12,9 @@ from transformers import EarlyStoppingCallback, TrainerCallback
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
 from trl_maskft import callbacks as callbacks_module
+from trl_maskft.answering import Answerer, GreedyAnswerer
 from trl_maskft.callbacks import score_answers
-from trl_maskft.generation import chat_prompts, greedy_generate
+from trl_maskft.generation import chat_prompts, generate_answers, greedy_config
 from trl_maskft.metrics import aggregate_scores
 
 HERE = os.path.dirname(__file__)
@@ -62,19 +63,19 @@ def make_trainer(tmp_path, model, tokenizer, callbacks=None, **overrides):
 
 def test_batched_answers_equal_one_at_a_time_and_keep_padding_side(tmp_path, tiny_tokenizer):
     trainer = make_trainer(tmp_path, talkative_model(tiny_tokenizer), tiny_tokenizer)
-    callback = QAEvalCallback(trainer, ITEMS, max_new_tokens=12, batch_size=3)
+    callback = QAEvalCallback(trainer, ITEMS, GreedyAnswerer(greedy_config(12), 3))
     tiny_tokenizer.padding_side = "right"
     batched = callback.answer(ITEMS)
     assert tiny_tokenizer.padding_side == "right"
     prompts = chat_prompts(tiny_tokenizer, [item.question for item in ITEMS])
-    single = [greedy_generate(trainer.model, tiny_tokenizer, [p], max_new_tokens=12)[0] for p in prompts]
+    single = [generate_answers(trainer.model, tiny_tokenizer, [p], greedy_config(12))[0] for p in prompts]
     assert batched == single
     assert len(set(batched)) > 1  # a real model answering different questions, not one constant
 
 
 def test_callback_logs_per_epoch_and_writes_generations(tmp_path, tiny_model, tiny_tokenizer):
     trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer)
-    callback = QAEvalCallback(trainer, ITEMS, max_new_tokens=8, eval_every=1)
+    callback = QAEvalCallback(trainer, ITEMS, GreedyAnswerer(greedy_config(8)), eval_every=1)
     callback.add_to_trainer()
     trainer.train()
     assert [h["epoch"] for h in callback.history] == [0, 1, 2]
@@ -87,7 +88,7 @@ def test_callback_logs_per_epoch_and_writes_generations(tmp_path, tiny_model, ti
 
 def test_eval_epochs_list(tmp_path, tiny_model, tiny_tokenizer):
     trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer, num_train_epochs=3)
-    callback = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4, eval_epochs=[1, 3])
+    callback = QAEvalCallback(trainer, ITEMS[:2], GreedyAnswerer(greedy_config(4)), eval_epochs=[1, 3])
     trainer.add_callback(callback)
     trainer.train()
     assert [h["epoch"] for h in callback.history] == [1, 3]
@@ -109,7 +110,7 @@ def test_evaluations_get_only_the_qa_metrics_of_their_step(tmp_path, tiny_model,
     trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer, num_train_epochs=3, eval_strategy="epoch")
     seen = MetricsSeen()
     trainer.add_callback(seen)
-    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4, eval_every=2)
+    qa = QAEvalCallback(trainer, ITEMS[:2], GreedyAnswerer(greedy_config(4)), eval_every=2)
     qa.add_to_trainer()
     trainer.train()
     assert [row["epoch"] for row in qa.history] == [0, 2, 3]
@@ -131,7 +132,7 @@ def test_qa_metric_for_best_model_needs_a_qa_evaluation_at_every_evaluation(
     trainer = make_trainer(
         tmp_path, tiny_model, tiny_tokenizer, metric_for_best_model="eval_qa_forward_rouge1", **args
     )
-    QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4, **schedule).add_to_trainer()
+    QAEvalCallback(trainer, ITEMS[:2], GreedyAnswerer(greedy_config(4)), **schedule).add_to_trainer()
     with pytest.raises(ValueError, match=problem) as error:
         trainer.train()
     assert "Set `eval_strategy: epoch` and `qa_eval_every: 1`" in str(error.value)
@@ -144,16 +145,16 @@ def test_best_metric_check_does_not_walk_an_endless_epoch_count(tmp_path, tiny_m
         tmp_path, tiny_model, tiny_tokenizer, metric_for_best_model="eval_qa_forward_rouge1", eval_strategy="epoch"
     )
     trainer.state.num_train_epochs = sys.maxsize
-    every_epoch = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4)
+    every_epoch = QAEvalCallback(trainer, ITEMS[:2], GreedyAnswerer(greedy_config(4)))
     every_epoch.on_train_begin(trainer.args, trainer.state, trainer.control)  # no error, and it returns
-    every_other = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4, eval_every=2)
+    every_other = QAEvalCallback(trainer, ITEMS[:2], GreedyAnswerer(greedy_config(4)), eval_every=2)
     with pytest.raises(ValueError, match=r"after epoch 1\."):
         every_other.on_train_begin(trainer.args, trainer.state, trainer.control)
 
 
 def test_an_epoch_is_asked_once_when_training_resumes_just_before_its_end(tmp_path, tiny_model, tiny_tokenizer):
     trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer)
-    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=4)
+    qa = QAEvalCallback(trainer, ITEMS[:2], GreedyAnswerer(greedy_config(4)))
     trainer.state.global_step, trainer.state.epoch = 299, 2.997  # a step checkpoint of epoch 3 (2 decimals: 3.0)
     trainer.state.log_history = [{"epoch": 0, "qa_epoch": 0, "qa_rouge1": 0.0, "step": 0}]
     qa.on_train_begin(trainer.args, trainer.state, trainer.control)
@@ -179,7 +180,7 @@ def test_early_stopping_given_at_construction_sees_the_qa_metrics(first, tmp_pat
     )
     answers = RightAt(ITEMS, epochs=[1])
     answers.trainer = trainer
-    qa = QAEvalCallback(trainer, ITEMS, answer_fn=answers)
+    qa = QAEvalCallback(trainer, ITEMS, answers)
     qa.add_to_trainer() if first else trainer.add_callback(qa)  # `add_callback` puts it after early stopping
     trainer.train()
     # best after epoch 1, worse after epoch 2: patience 1 stops there, unless early stopping never saw the metric
@@ -206,13 +207,16 @@ def test_generation_is_synced_when_parameters_are_sharded(
         return generate(*args, synced_gpus=False, **kwargs)  # one real process: nothing to sync with
 
     monkeypatch.setattr(tiny_model, "generate", recording_generate)
-    answers = QAEvalCallback(trainer, ITEMS, max_new_tokens=4, batch_size=2).answer(ITEMS)
+    answers = QAEvalCallback(trainer, ITEMS, GreedyAnswerer(greedy_config(4), 2)).answer(ITEMS)
     assert len(answers) == len(ITEMS) and calls == [synced] * 3  # 3 batches, each synced (or not)
     seen = []
-    stub = QAEvalCallback(
-        trainer, ITEMS, answer_fn=lambda m, t, p, synced_gpus: seen.append(synced_gpus) or [""] * len(p)
-    )
-    stub.answer(ITEMS)
+
+    class Recording(Answerer):
+        def __call__(self, model, tokenizer, prompts, synced_gpus=False):
+            seen.append(synced_gpus)
+            return [""] * len(prompts)
+
+    QAEvalCallback(trainer, ITEMS, Recording()).answer(ITEMS)
     assert seen == [synced]
 
 
@@ -229,7 +233,7 @@ def test_two_processes_answer_in_order_like_one(tmp_path, tiny_tokenizer):
     out = json.loads((tmp_path / "answers.json").read_text())
     assert out["world_size"] == 2
     trainer = make_trainer(tmp_path / "single", talkative_model(tiny_tokenizer), tiny_tokenizer)
-    single = QAEvalCallback(trainer, ITEMS, max_new_tokens=12, batch_size=2).answer(ITEMS)
+    single = QAEvalCallback(trainer, ITEMS, GreedyAnswerer(greedy_config(12), 2)).answer(ITEMS)
     assert out["answers"] == single and len(set(single)) > 1
     # the two ranks drew different masks for their different rows
     assert out["rank_masks"][0] != out["rank_masks"][1]

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 from safetensors.torch import load_file
-from trainer_kinds import ITEMS, KINDS, QA_TOKENS, RightAt, losses, make_trainer
+from trainer_kinds import ITEMS, KINDS, RightAt, losses, make_trainer
 from transformers import TrainerCallback
 
 from trl_maskft import MaskedSFTConfig, QAEvalCallback
@@ -23,9 +23,9 @@ class StopAfter(TrainerCallback):
         control.should_training_stop = state.global_step >= self.step
 
 
-def train(kind, output_dir, resume=None, stop_after=None, answer_fn=None, **overrides):
+def train(kind, output_dir, resume=None, stop_after=None, answerer=None, **overrides):
     trainer = make_trainer(kind, output_dir, **overrides)
-    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=QA_TOKENS, answer_fn=answer_fn or KINDS[kind].answer_fn)
+    qa = QAEvalCallback(trainer, ITEMS[:2], answerer or KINDS[kind].answerer)
     qa.add_to_trainer()
     if stop_after is not None:
         trainer.add_callback(StopAfter(stop_after))
@@ -91,7 +91,7 @@ def test_best_checkpoint_by_a_qa_metric_is_loaded_and_named(kind, tmp_path):
         load_best_model_at_end=True,
     )
     answers.trainer = trainer
-    qa = QAEvalCallback(trainer, ITEMS[:2], answer_fn=answers)
+    qa = QAEvalCallback(trainer, ITEMS[:2], answers)
     qa.add_to_trainer()
     trainer.train()
 
@@ -133,7 +133,7 @@ def test_best_mid_epoch_checkpoint_by_another_metric_gets_its_own_qa_row(tmp_pat
         load_best_model_at_end=True,
     )
     trainer.add_callback(ScoreAtStep(3))
-    qa = QAEvalCallback(trainer, ITEMS[:2], max_new_tokens=QA_TOKENS)
+    qa = QAEvalCallback(trainer, ITEMS[:2], KINDS["masked_sft"].answerer)
     qa.add_to_trainer()
     trainer.train()
 

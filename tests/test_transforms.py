@@ -14,7 +14,7 @@ from trl_maskft.data import (
 from trl_maskft.data.biographies import ATTRIBUTES
 from trl_maskft.data.transforms import entity_units, pretraining_dataset, to_conversational, with_paraphrases
 from trl_maskft.scripts import sft
-from trl_maskft.scripts.utils import KnowledgeScriptArguments, load_knowledge
+from trl_maskft.scripts.arguments import TaskArguments
 
 QA = [QAItem("Who is Ada Vexley?", "an inventor", "forward")]
 
@@ -161,15 +161,13 @@ def test_dataset_formats():
 
 def test_script_argument_validation():
     with pytest.raises(ValueError, match="`task` must be one of"):
-        KnowledgeScriptArguments(task="gsm9k")
+        TaskArguments(task="gsm9k")
     with pytest.raises(ValueError, match="sft_format"):
         sft.BaselineArguments(sft_format="raw")
     with pytest.raises(ValueError, match="`paraphrases` must be one of"):
         sft.BaselineArguments(paraphrases="shuffled")
-    with pytest.raises(ValueError, match="run by the sft and masked_sft scripts"):
-        load_knowledge(KnowledgeScriptArguments(task="gsm8k"))
-    with pytest.raises(ValueError, match="max_train_samples"):
-        load_knowledge(KnowledgeScriptArguments(max_train_samples=8))
+    with pytest.raises(ValueError, match="`max_train_samples` applies to a task"):
+        TaskArguments(max_train_samples=8)
 
 
 @pytest.fixture

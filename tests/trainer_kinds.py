@@ -12,10 +12,10 @@ from datasets import Dataset
 from tiny import CPU_RECIPE_KEYS, MASK_SPECIAL, MASK_TOKEN, make_tiny_model, make_tiny_tokenizer
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
-from trl_maskft import DiffusionSFTConfig, DiffusionSFTTrainer, MaskedSFTConfig, MaskedSFTTrainer, diffusion_answer_fn
-from trl_maskft.callbacks import AnswerFn
+from trl_maskft import DiffusionAnswerer, DiffusionSFTConfig, DiffusionSFTTrainer, MaskedSFTConfig, MaskedSFTTrainer
+from trl_maskft.answering import Answerer, GreedyAnswerer
 from trl_maskft.data.schema import QAItem
-from trl_maskft.generation import chat_prompts
+from trl_maskft.generation import chat_prompts, greedy_config
 
 QA_TOKENS = 8  # new tokens per QA answer (a multiple of the diffusion block length)
 
@@ -28,7 +28,7 @@ class Kind:
     trainer_cls: type[Trainer]
     config_cls: type
     config: dict = field(default_factory=dict)
-    answer_fn: AnswerFn | None = None
+    answerer: Answerer = field(default_factory=lambda: GreedyAnswerer(greedy_config(QA_TOKENS)))
     script_config: dict = field(default_factory=dict)
     quick_start: str = 'pipeline("text-generation"'
 
@@ -39,9 +39,9 @@ KINDS = {
         DiffusionSFTTrainer,
         DiffusionSFTConfig,
         {"mask_token": MASK_SPECIAL},
-        diffusion_answer_fn(MASK_SPECIAL, max_new_tokens=QA_TOKENS, block_length=4),
+        DiffusionAnswerer(MASK_SPECIAL, max_new_tokens=QA_TOKENS, block_length=4),
         {"qa_block_length": 4},
-        "diffusion_answer_fn(",
+        "DiffusionAnswerer(",
     ),
 }
 
@@ -54,11 +54,12 @@ ITEMS = [
 ]
 
 
-class RightAt:
-    """An `answer_fn` that gives the reference answers to `items` after the epochs in `epochs` only, so that a QA
-    metric is 1 there and 0 elsewhere; set `trainer` before training."""
+class RightAt(GreedyAnswerer):
+    """An answerer that gives the reference answers to `items` after the epochs in `epochs` only, so that a QA metric
+    is 1 there and 0 elsewhere (a greedy answerer for the model card's quick start); set `trainer` before training."""
 
     def __init__(self, items, epochs):
+        super().__init__()
         self.items, self.epochs, self.trainer = items, set(epochs), None
 
     def __call__(self, model, tokenizer, prompts, synced_gpus=False):

@@ -2,22 +2,24 @@
 
 __version__ = "0.1.0"
 
+from .answering import DiffusionAnswerer, GreedyAnswerer
 from .callbacks import QAEvalCallback
 from .collators import DataCollatorForMaskedSFT
 from .diffusion_sft_config import DiffusionSFTConfig
 from .diffusion_sft_trainer import DiffusionSFTTrainer
 from .masked_sft_config import MaskedSFTConfig
 from .masked_sft_trainer import MaskedSFTTrainer
-from .sampling import diffusion_answer_fn, diffusion_generate
+from .sampling import diffusion_generate
 
 __all__ = [
     "DataCollatorForMaskedSFT",
+    "DiffusionAnswerer",
     "DiffusionSFTConfig",
     "DiffusionSFTTrainer",
+    "GreedyAnswerer",
     "MaskedSFTConfig",
     "MaskedSFTTrainer",
     "QAEvalCallback",
     "__version__",
-    "diffusion_answer_fn",
     "diffusion_generate",
 ]

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from accelerate.utils import gather_object
 from transformers import Trainer, TrainerCallback
 from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from trl.models.utils import unwrap_model_for_generation
 
+from .answering import Answerer, GreedyAnswerer
 from .data.schema import QAItem
-from .generation import chat_prompts, greedy_generate
+from .generation import chat_prompts
 from .metrics import aggregate_scores, contains_answer, rouge1_recall
 from .reporting import history_table
-
-# (model, tokenizer, rendered prompts, synced_gpus) -> answers
-AnswerFn = Callable[..., list[str]]
 
 
 def qa_history(log_history: Sequence[dict]) -> list[dict]:
@@ -86,17 +84,13 @@ class QAEvalCallback(TrainerCallback):
     Args:
         trainer: the trainer whose model is evaluated.
         items: the QA items.
-        max_new_tokens: generation budget (the paper: 128).
-        batch_size: questions per generate call.
+        answerer: how the questions are answered, with all its settings (`trl_maskft.answering`); default
+            `GreedyAnswerer()`: greedy, 128 new tokens (the paper), 16 questions per generate call.
         eval_every: evaluate every N epochs (the final model is always evaluated at the end).
         eval_epochs: evaluate exactly after these epochs instead (0 = before training).
         system_prompt: system message of the questions; None keeps the template default.
-        answer_fn: replaces greedy autoregressive generation, e.g. a diffusion sampler; called as
-            `answer_fn(model, tokenizer, prompts, synced_gpus=...)`.
-        answer_kwargs: the settings `answer_fn` was built with (e.g. `diffusion_answer_fn`'s `max_new_tokens`,
-            `steps`, `block_length`, `cfg_scale`), shown in the model card's quick start.
 
-    Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.gsm8k`).
+    Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.tasks`).
     """
 
     title = "QA accuracy (ROUGE-1 recall of the reference, exact containment)"
@@ -105,13 +99,10 @@ class QAEvalCallback(TrainerCallback):
         self,
         trainer: Trainer,
         items: Sequence[QAItem],
-        max_new_tokens: int = 128,
-        batch_size: int = 16,
+        answerer: Answerer | None = None,
         eval_every: int = 1,
         eval_epochs: Sequence[int] | None = None,
         system_prompt: str | None = None,
-        answer_fn: AnswerFn | None = None,
-        answer_kwargs: dict | None = None,
     ):
         if not items:
             raise ValueError("QAEvalCallback needs at least one QA item.")
@@ -119,13 +110,10 @@ class QAEvalCallback(TrainerCallback):
             raise ValueError(f"`eval_every` must be a positive number of epochs, got {eval_every}.")
         self.trainer = trainer
         self.items = list(items)
-        self.max_new_tokens = max_new_tokens
-        self.batch_size = batch_size
+        self.answerer = GreedyAnswerer() if answerer is None else answerer
         self.eval_every = eval_every
         self.eval_epochs = None if eval_epochs is None else set(eval_epochs)
         self.system_prompt = system_prompt
-        self.answer_fn = answer_fn
-        self.answer_kwargs = dict(answer_kwargs or {})
         self.history: list[dict] = []
         self.latest: dict[str, float] = {}
         self.latest_step: int | None = None  # global step of `latest`; None for rows restored from a checkpoint
@@ -156,12 +144,7 @@ class QAEvalCallback(TrainerCallback):
                 accelerator.split_between_processes(prompts, apply_padding=True) as local_prompts,
                 unwrap_model_for_generation(model, accelerator) as unwrapped,
             ):
-                if self.answer_fn is None:
-                    local = greedy_generate(
-                        unwrapped, tokenizer, local_prompts, self.max_new_tokens, self.batch_size, synced
-                    )
-                else:
-                    local = self.answer_fn(unwrapped, tokenizer, local_prompts, synced_gpus=synced)
+                local = self.answerer(unwrapped, tokenizer, local_prompts, synced_gpus=synced)
         finally:
             model.train(was_training)
         return drop_padding(gather_object([local]), len(items)) if accelerator.num_processes > 1 else local
@@ -191,6 +174,21 @@ class QAEvalCallback(TrainerCallback):
         """`summary` and, if any, `weights_note` (printed and saved as `qa_summary.md`)."""
         note = self.weights_note()
         return self.summary() if note is None else f"{self.summary()}\n\n{note}"
+
+    def card_quick_start(self, model_id: str, trust_remote_code: bool = False) -> str:
+        """The model card's quick start: the model answering a question as this callback asks them (its answerer and
+        system prompt)."""
+        return self.answerer.quick_start(model_id, self.system_prompt, trust_remote_code)
+
+    def card_evaluation(self) -> str:
+        """The model card's evaluation section: the title, the table (`summary`) and which row the weights are."""
+        if not self.history:
+            return "No QA evaluation was logged."
+        note = self.weights_note() or "The last row is the final model."
+        return (
+            f"{self.title}, asked by `{type(self).__name__}` in the chat template before training (epoch 0) and "
+            f"after the evaluated epochs. {note}\n\n{self.summary()}"
+        )
 
     def evaluate(self, epoch: int) -> dict[str, float]:
         """Answer and score every item; log, record and return the metrics."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from datasets import Dataset, IterableDataset
@@ -12,6 +11,7 @@ from trl import SFTTrainer
 from trl.chat_template_utils import get_training_chat_template
 from trl.trainer.utils import get_config_model_id
 
+from .answering import DiffusionAnswerer
 from .diffusion import (
     accepts_logits_to_keep,
     bidirectional_attention_mask,
@@ -27,7 +27,7 @@ from .diffusion_sft_config import DiffusionSFTConfig
 from .formatting import IGNORE_INDEX, resolve_mask_token_id
 from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
 from .masking import EVAL_STREAM, TRAIN_STREAM
-from .model_card import MethodModelCardMixin, diffusion_quick_start
+from .model_card import MethodModelCardMixin
 
 PAPER = {
     "title": "Large Language Diffusion Models",
@@ -258,5 +258,5 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SFTTrainer):
         self._metrics[mode]["masked_token_accuracy"].append((num_correct / num_masked.clamp(min=1)).item())
         return (loss, outputs) if return_outputs else loss
 
-    def card_quick_start(self):
-        return partial(diffusion_quick_start, args=self.args)
+    def default_answerer(self):
+        return DiffusionAnswerer.for_training(self.args)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 
 import torch
-from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import BatchEncoding, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from .formatting import system_turn
 
@@ -33,32 +34,32 @@ def left_padded_batches(
         yield batch.to(device)
 
 
+def greedy_config(max_new_tokens: int = 128) -> GenerationConfig:
+    """Greedy decoding of at most ``max_new_tokens`` tokens (the paper's QA evaluation: 128)."""
+    return GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False)
+
+
 @torch.no_grad()
-def greedy_generate(
+def generate_answers(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
-    max_new_tokens: int = 128,
+    generation_config: GenerationConfig | None = None,
     batch_size: int = 16,
     synced_gpus: bool = False,
 ) -> list[str]:
-    """Greedy completions of rendered ``prompts``, batched with left padding (`left_padded_batches`).
+    """Completions of rendered ``prompts`` under ``generation_config`` (default: `greedy_config()`), batched with left
+    padding (`left_padded_batches`), decoded without special tokens and stripped.
 
-    ``synced_gpus`` keeps every rank stepping until all are done (needed when parameters are sharded, ZeRO-3/FSDP).
+    Settings the config leaves unset come from the model's own generation config, as in `model.generate`; the pad
+    token defaults to the tokenizer's (or its EOS). ``synced_gpus`` keeps every rank stepping until all are done
+    (needed when parameters are sharded, ZeRO-3/FSDP).
     """
-    pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    config = copy.deepcopy(generation_config or greedy_config())
+    if config.pad_token_id is None:
+        config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     outputs = []
     for batch in left_padded_batches(tokenizer, prompts, batch_size, model.device):
-        generated = model.generate(
-            **batch,
-            do_sample=False,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=pad_token_id,
-            synced_gpus=synced_gpus,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-        )
-        new_tokens = generated[:, batch["input_ids"].shape[1] :]
-        outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        generated = model.generate(**batch, generation_config=config, synced_gpus=synced_gpus)
+        outputs += tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     return [text.strip() for text in outputs]

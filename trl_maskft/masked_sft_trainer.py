@@ -26,7 +26,7 @@ from .masked_sft_config import (
     MaskedSFTConfig,
 )
 from .masking import EVAL_STREAM
-from .model_card import MethodModelCardMixin, chat_quick_start
+from .model_card import MethodModelCardMixin
 
 PAPER = {
     "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
@@ -83,10 +83,11 @@ def data_kind(dataset: Dataset, text_field: str) -> str:
 
 
 def tokenize_for_masking(
-    dataset: Dataset, tokenizer: PreTrainedTokenizerBase, args: MaskedSFTConfig, num_proc: int | None = None
+    dataset: Dataset, tokenizer: PreTrainedTokenizerBase, args: MaskedSFTConfig, kind: str | None = None
 ) -> Dataset:
-    """Tokenize documents or prompt/completion rows into reconstruction examples (``tokenize_reconstruction``)."""
-    kind = data_kind(dataset, args.dataset_text_field)
+    """Tokenize documents or prompt/completion rows (of `data_kind` ``kind``, found when not given) into
+    reconstruction examples (``tokenize_reconstruction``)."""
+    kind = kind or data_kind(dataset, args.dataset_text_field)
     is_completion = kind == "completion"
     template = ReconstructionTemplate(
         instruction=args.instruction or (COMPLETION_INSTRUCTION if is_completion else DOCUMENT_INSTRUCTION),
@@ -107,7 +108,11 @@ def tokenize_for_masking(
         return {**tokenize_reconstruction(tokenizer, target, segments, args.max_length), "idx": idx}
 
     return dataset.map(
-        tokenize, with_indices=True, remove_columns=dataset.column_names, num_proc=num_proc, desc="Tokenizing"
+        tokenize,
+        with_indices=True,
+        remove_columns=dataset.column_names,
+        num_proc=args.dataset_num_proc,
+        desc="Tokenizing",
     )
 
 
@@ -168,14 +173,11 @@ class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
         mask_token_id = resolve_mask_token_id(processing_class, args.mask_token, args.mask_token_id)
 
         kind = data_kind(train_dataset, args.dataset_text_field)
-        train_dataset = tokenize_for_masking(train_dataset, processing_class, args, args.dataset_num_proc)
+        train_dataset = tokenize_for_masking(train_dataset, processing_class, args, kind)
         if isinstance(eval_dataset, dict):
-            eval_dataset = {
-                k: tokenize_for_masking(v, processing_class, args, args.dataset_num_proc)
-                for k, v in eval_dataset.items()
-            }
+            eval_dataset = {k: tokenize_for_masking(v, processing_class, args) for k, v in eval_dataset.items()}
         elif eval_dataset is not None:
-            eval_dataset = tokenize_for_masking(eval_dataset, processing_class, args, args.dataset_num_proc)
+            eval_dataset = tokenize_for_masking(eval_dataset, processing_class, args)
 
         self.mask_token_id = mask_token_id
         collator = DataCollatorForMaskedSFT(
@@ -225,6 +227,3 @@ class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:
             self._signature_columns = ["input_ids", "labels", "span_start", "twin_start", "span_length", "idx"]
-
-    def card_quick_start(self):
-        return chat_quick_start

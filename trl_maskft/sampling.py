@@ -9,14 +9,12 @@ which keeps sharded models (ZeRO-3, FSDP) in step without ``synced_gpus`` bookke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .diffusion import accepts_logits_to_keep, bidirectional_attention_mask, check_bidirectional_support
-from .formatting import resolve_mask_token_id
-from .generation import left_padded_batches
 
 REMASKING = ("low_confidence", "random")
 
@@ -170,45 +168,3 @@ def stop_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -
     generation_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     ids.update(generation_eos if isinstance(generation_eos, list) else [generation_eos])
     return sorted(i for i in ids if i is not None)
-
-
-def diffusion_answer_fn(
-    mask_token: str | None = None,
-    mask_token_id: int | None = None,
-    max_new_tokens: int = 128,
-    steps: int | None = None,
-    block_length: int = 4,
-    temperature: float = 0.0,
-    cfg_scale: float = 0.0,
-    remasking: str = "low_confidence",
-    bidirectional: bool = True,
-    batch_size: int = 16,
-    seed: int = 0,
-    shift_logits: bool = False,
-) -> Callable[..., list[str]]:
-    """An ``answer_fn`` for [`QAEvalCallback`] that answers with :func:`diffusion_generate`.
-
-    The mask id is resolved from the tokenizer at call time (so a token added by the trainer is found). Prompts are
-    tokenized with left padding (`left_padded_batches`; the tokenizer's padding side is unchanged), answers cut at the
-    first EOS/end of turn, decoded without special tokens and stripped. Sampling noise comes from a generator seeded
-    with ``seed`` at every call. ``shift_logits`` must match the training (``DiffusionSFTConfig.shift_logits``).
-    """
-    validate_schedule(max_new_tokens, max_new_tokens if steps is None else steps, block_length)
-
-    def answer(
-        model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], synced_gpus: bool = False
-    ) -> list[str]:
-        # `synced_gpus` needs nothing: every batch runs the same number of forward passes on every process
-        mask_id = resolve_mask_token_id(tokenizer, mask_token, mask_token_id)
-        stops = stop_token_ids(model, tokenizer)
-        generator = torch.Generator(device=model.device).manual_seed(seed)
-        outputs = []
-        for batch in left_padded_batches(tokenizer, prompts, batch_size, model.device):
-            answers = diffusion_generate(
-                model, batch["input_ids"], mask_id, batch["attention_mask"], max_new_tokens, steps, block_length,
-                temperature, cfg_scale, remasking, bidirectional, generator, shift_logits,
-            )  # fmt: skip
-            outputs += [tokenizer.decode(row, skip_special_tokens=True).strip() for row in cut_at_stop(answers, stops)]
-        return outputs
-
-    return answer

@@ -12,7 +12,7 @@ import datetime
 import random
 from dataclasses import asdict, dataclass, fields
 
-from .qa_io import PathLike, _field, _jsonl_rows
+from .qa_io import PathLike, read_jsonl_rows, require_field
 from .schema import KnowledgeData, QAItem
 
 ATTRIBUTES = ("birth_date", "birth_city", "university", "major", "employer", "work_city")
@@ -266,8 +266,8 @@ def load_biographies_jsonl(path: PathLike) -> list[Biography]:
     """Biographies from JSONL, one `{"full_name", "birth_date", "birth_city", "university", "major", "employer",
     "work_city"}` object per line, with an optional `"pronoun"` ("he", "she" or "they", the default)."""
     biographies = []
-    for line_number, row in _jsonl_rows(path):
-        values = {name: _field(row, name, path, line_number) for name in ("full_name", *ATTRIBUTES)}
+    for line_number, row in read_jsonl_rows(path):
+        values = {name: require_field(row, name, path, line_number) for name in ("full_name", *ATTRIBUTES)}
         try:
             biographies.append(Biography(pronoun=row.get("pronoun", "they"), **values))
         except ValueError as err:

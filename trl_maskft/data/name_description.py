@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 
-from .qa_io import PathLike, _field, _jsonl_rows
+from .qa_io import PathLike, read_jsonl_rows, require_field
 from .schema import KnowledgeData, QAItem
 from .transforms import PARAPHRASE_MODES
 
@@ -44,8 +44,8 @@ def load_prompt_completions(path: PathLike) -> list[tuple[int, str, str]]:
     """`(line number, prompt, completion)` of every non-blank line; both fields must be strings, the completion
     non-empty."""
     rows = []
-    for line_number, row in _jsonl_rows(path):
-        prompt, completion = (_field(row, name, path, line_number) for name in ("prompt", "completion"))
+    for line_number, row in read_jsonl_rows(path):
+        prompt, completion = (require_field(row, name, path, line_number) for name in ("prompt", "completion"))
         if not (isinstance(prompt, str) and isinstance(completion, str) and completion.strip()):
             raise ValueError(
                 f"{path}, line {line_number}: 'prompt' and 'completion' must be strings, the completion non-empty."

@@ -17,7 +17,7 @@ from .schema import QAItem
 PathLike = str | os.PathLike
 
 
-def _jsonl_rows(path: PathLike) -> Iterator[tuple[int, dict]]:
+def read_jsonl_rows(path: PathLike) -> Iterator[tuple[int, dict]]:
     """`(line number, object)` for every non-blank line of a JSONL file."""
     with open(path, encoding="utf-8") as f:
         for line_number, line in enumerate(f, start=1):
@@ -32,7 +32,8 @@ def _jsonl_rows(path: PathLike) -> Iterator[tuple[int, dict]]:
             yield line_number, row
 
 
-def _field(row: dict, name: str, path: PathLike, line_number: int):
+def require_field(row: dict, name: str, path: PathLike, line_number: int):
+    """Field `name` of the JSONL line `line_number` of `path`; a clear error naming both when it is missing."""
     if name not in row:
         raise ValueError(f"{path}, line {line_number}: missing field {name!r}.")
     return row[name]
@@ -41,9 +42,9 @@ def _field(row: dict, name: str, path: PathLike, line_number: int):
 def load_qa_jsonl(path: PathLike) -> list[QAItem]:
     """QA items from a JSONL file; raises `ValueError` on a malformed line, a missing field or a bad value."""
     items = []
-    for line_number, row in _jsonl_rows(path):
+    for line_number, row in read_jsonl_rows(path):
         question, answer, direction = (
-            _field(row, name, path, line_number) for name in ("question", "answer", "direction")
+            require_field(row, name, path, line_number) for name in ("question", "answer", "direction")
         )
         try:
             items.append(QAItem(question=question, answers=answer, direction=direction, group=row.get("group", "")))
@@ -56,7 +57,7 @@ def load_qa_jsonl(path: PathLike) -> list[QAItem]:
 
 def _string_list(row: dict, name: str, path: PathLike, line_number: int) -> list[str]:
     """Field `name` of a JSONL line, which must be a (possibly empty) list of non-empty strings."""
-    value = _field(row, name, path, line_number)
+    value = require_field(row, name, path, line_number)
     if not (isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)):
         raise ValueError(f"{path}, line {line_number}: field {name!r} must be a list of non-empty strings.")
     return value
@@ -70,8 +71,8 @@ def load_documents_with_entities(path: PathLike) -> tuple[list[str], list[str]]:
             documents, entities = [line.strip() for line in f if line.strip()], []
     else:
         documents, entities = [], []
-        for line_number, row in _jsonl_rows(path):
-            text = _field(row, "text", path, line_number)
+        for line_number, row in read_jsonl_rows(path):
+            text = require_field(row, "text", path, line_number)
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"{path}, line {line_number}: field 'text' must be a non-empty string.")
             documents.append(text)
@@ -90,7 +91,7 @@ def load_documents(path: PathLike) -> list[str]:
 def load_paraphrases_jsonl(path: PathLike, num_documents: int) -> list[list[str]]:
     """Paraphrase sets from a JSONL file, one `{"paraphrases": [str, ...]}` per line (the list may be empty), in the
     order of the `num_documents` documents they paraphrase."""
-    sets = [_string_list(row, "paraphrases", path, line_number) for line_number, row in _jsonl_rows(path)]
+    sets = [_string_list(row, "paraphrases", path, line_number) for line_number, row in read_jsonl_rows(path)]
     if len(sets) != num_documents:
         raise ValueError(f"{path} holds {len(sets)} paraphrase sets for {num_documents} documents; give one per line.")
     return sets

@@ -1,6 +1,6 @@
 """Baselines as data transforms: paraphrase augmentation, entity-preserving reverse training and the raw-text format.
 
-The plain SFT baseline is ``"Tell me a fact." -> document`` chats (`trl_maskft.scripts.utils.sft_dataset`) or, with
+The plain SFT baseline is ``"Tell me a fact." -> document`` chats (`sft_dataset`) or, with
 `pretraining_dataset`, the documents as raw text. Paraphrases come with the data (`KnowledgeData.paraphrases`).
 Reverse training (Golovneva et al. 2024, arXiv 2403.13799) adds every training text with its word order reversed,
 each named entity kept as one unit with its own words in order: the entities the data source knows
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from datasets import Dataset
 
+from ..formatting import system_turn
 from .schema import KnowledgeData
 
 PARAPHRASE_MODES = ("none", "same_order", "permuted")
@@ -95,6 +96,17 @@ def training_documents(knowledge: KnowledgeData, reverse: bool = False) -> list[
     if not reverse:
         return documents
     return documents + [reverse_words(document, knowledge.entities) for document in documents]
+
+
+def sft_dataset(documents: Sequence[str], prompt: str, system_prompt: str | None = None) -> Dataset:
+    """Plain SFT baseline: conversational prompt/completion rows ``prompt -> document``, after a system message
+    unless `system_prompt` is None (the chat template's default)."""
+    return Dataset.from_dict(
+        {
+            "prompt": [[*system_turn(system_prompt), {"role": "user", "content": prompt}] for _ in documents],
+            "completion": [[{"role": "assistant", "content": doc}] for doc in documents],
+        }
+    )
 
 
 def pretraining_dataset(documents: Sequence[str]) -> Dataset:

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig, TrlParser
 
+from ..answering import DiffusionAnswerer
+from ..data.transforms import sft_dataset
 from ..diffusion_sft_config import DiffusionSFTConfig
 from ..diffusion_sft_trainer import DiffusionSFTTrainer
-from ..sampling import REMASKING, diffusion_answer_fn
-from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, sft_dataset, train_and_report
+from ..sampling import REMASKING
+from .arguments import KnowledgeScriptArguments
+from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report
 
 
 @dataclass
@@ -38,33 +41,23 @@ def make_parser() -> TrlParser:
 def main(argv: list[str] | None = None):
     script_args, training_args, model_args, sampling_args = make_parser().parse_args_and_config(args=argv)
     knowledge = load_knowledge(script_args)
-    sampling = {  # shown in the model card's quick start
-        "max_new_tokens": script_args.qa_max_new_tokens,
-        "steps": sampling_args.qa_steps,
-        "block_length": sampling_args.qa_block_length,
-        "cfg_scale": sampling_args.qa_cfg_scale,
-        "remasking": sampling_args.qa_remasking,
-    }
-    answer_fn = diffusion_answer_fn(
-        training_args.mask_token,
-        training_args.mask_token_id,
-        **sampling,
-        bidirectional=training_args.bidirectional,
-        shift_logits=training_args.shift_logits,  # sample as trained
+    answerer = DiffusionAnswerer.for_training(  # samples as trained: mask token, attention, logit shift
+        training_args,
+        max_new_tokens=script_args.qa_max_new_tokens,
+        steps=sampling_args.qa_steps,
+        block_length=sampling_args.qa_block_length,
+        cfg_scale=sampling_args.qa_cfg_scale,
+        remasking=sampling_args.qa_remasking,
         batch_size=script_args.qa_batch_size,
-        seed=training_args.seed,
     )
-    dataset = sft_dataset(knowledge.documents, script_args.sft_prompt)
     return train_and_report(
         DiffusionSFTTrainer,
-        script_args,
         training_args,
         model_args,
-        dataset,
-        knowledge,
-        answer_fn=answer_fn,
+        sft_dataset(knowledge.documents, script_args.sft_prompt),
+        knowledge_evaluation(script_args, knowledge, answerer),
+        dataset_name=script_args.dataset_name,
         recipe=recipe_path(argv),
-        answer_kwargs=sampling,
     )
 
 

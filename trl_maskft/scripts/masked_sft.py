@@ -13,35 +13,31 @@ from trl import ModelConfig, TrlParser
 
 from ..masked_sft_config import MaskedSFTConfig
 from ..masked_sft_trainer import MaskedSFTTrainer
-from .gsm8k import train_gsm8k
-from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, train_and_report
+from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
+from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, MaskedSFTConfig, ModelConfig))
+    return TrlParser((KnowledgeScriptArguments, TaskArguments, MaskedSFTConfig, ModelConfig))
 
 
 def main(argv: list[str] | None = None):
-    script_args, training_args, model_args = make_parser().parse_args_and_config(args=argv)
-    if script_args.task == "gsm8k":
-        return train_gsm8k(
-            MaskedSFTTrainer,
-            script_args,
-            training_args,
-            model_args,
-            system_prompt=training_args.system_prompt,
-            recipe=recipe_path(argv),
-        )
+    script_args, task_args, training_args, model_args = make_parser().parse_args_and_config(args=argv)
+    recipe, system_prompt = recipe_path(argv), training_args.system_prompt
+    if task_args.task != KNOWLEDGE:
+        return train_task(
+            MaskedSFTTrainer, task_args, script_args, training_args, model_args,
+            system_prompt=system_prompt, recipe=recipe,
+        )  # fmt: skip
     knowledge = load_knowledge(script_args)
     return train_and_report(
         MaskedSFTTrainer,
-        script_args,
         training_args,
         model_args,
         knowledge.documents_dataset(),
-        knowledge,
-        system_prompt=training_args.system_prompt,
-        recipe=recipe_path(argv),
+        knowledge_evaluation(script_args, knowledge, system_prompt=system_prompt),
+        dataset_name=script_args.dataset_name,
+        recipe=recipe,
     )
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
-from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, training_documents
-from .gsm8k import train_gsm8k
-from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, sft_dataset, train_and_report
+from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
+from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
+from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
 
 
 @dataclass
@@ -68,23 +68,22 @@ def baseline_method(args: BaselineArguments) -> str:
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, SFTConfig, ModelConfig, BaselineArguments))
+    return TrlParser((KnowledgeScriptArguments, TaskArguments, SFTConfig, ModelConfig, BaselineArguments))
 
 
 def main(argv: list[str] | None = None):
-    script_args, training_args, model_args, baseline_args = make_parser().parse_args_and_config(args=argv)
-    if script_args.task == "gsm8k":
+    parsed = make_parser().parse_args_and_config(args=argv)
+    script_args, task_args, training_args, model_args, baseline_args = parsed
+    recipe, method = recipe_path(argv), baseline_method(baseline_args)
+    if task_args.task != KNOWLEDGE:
         if baseline_args != BaselineArguments():
-            raise ValueError("GSM8K runs are regular SFT: leave the baseline arguments at their defaults.")
-        return train_gsm8k(
-            SFTTrainer,
-            script_args,
-            training_args,
-            model_args,
-            conversational=True,
-            recipe=recipe_path(argv),
-            method=baseline_method(baseline_args),
-        )
+            raise ValueError(
+                f"`task: {task_args.task}` runs are regular SFT: leave the baseline arguments at their defaults."
+            )
+        return train_task(
+            SFTTrainer, task_args, script_args, training_args, model_args,
+            conversational=True, recipe=recipe, method=method,
+        )  # fmt: skip
     knowledge = load_knowledge(
         script_args, baseline_args.paraphrases, baseline_args.paraphrase_file, baseline_args.num_paraphrases
     )
@@ -95,14 +94,13 @@ def main(argv: list[str] | None = None):
         dataset = pretraining_dataset(documents)
     return train_and_report(
         SFTTrainer,
-        script_args,
         training_args,
         model_args,
         dataset,
-        knowledge,
-        system_prompt=baseline_args.system_prompt,
-        recipe=recipe_path(argv),
-        method=baseline_method(baseline_args),
+        knowledge_evaluation(script_args, knowledge, system_prompt=baseline_args.system_prompt),
+        dataset_name=script_args.dataset_name,
+        recipe=recipe,
+        method=method,
     )
 
 

@@ -1,4 +1,4 @@
-"""GSM8K (Cobbe et al. 2021, arXiv 2110.14168): loading, answer extraction, accuracy and 0-shot greedy evaluation.
+"""GSM8K (Cobbe et al. 2021, arXiv 2110.14168) as a task: loading, answer extraction and the two verdicts.
 
 Rows become `prompt` (the question) / `completion` (the worked answer, ending in `#### <number>`) strings, which
 `MaskedSFTTrainer` masks inside its question/answer instruction and `SFTTrainer` trains on as a chat
@@ -12,23 +12,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 import datasets
 from datasets import Dataset
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .callbacks import QAEvalCallback
-from .data.qa_io import _field, _jsonl_rows
-from .data.schema import QAItem
-from .generation import chat_prompts, greedy_generate
-from .reporting import markdown_table, metric_cell
+from ..data.qa_io import read_jsonl_rows, require_field
+from .base import AnswerTask
 
 HUB_ID = "openai/gsm8k"
 HUB_CONFIG = "main"  # the configuration of `HUB_ID` with plain answers (the other, "socratic", adds sub-questions)
-GROUP = "gsm8k"
-RULES = ("exact_match", "flexible_match")  # metric `qa_gsm8k_<rule>`: the mean verdict of the records' `<rule>`
 
 # A number: a minus sign only where no word or digit precedes it ("-3", not the "-12" of "10-12"); digits in groups of
 # three after commas or without them, never cut short ("1,2345" is no number, not 1234); an optional decimal part.
@@ -52,8 +45,8 @@ def load_gsm8k(
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path} not found: a local GSM8K folder holds <split>.jsonl files.")
         rows = []
-        for line_number, row in _jsonl_rows(path):
-            question, answer = (_field(row, name, path, line_number) for name in ("question", "answer"))
+        for line_number, row in read_jsonl_rows(path):
+            question, answer = (require_field(row, name, path, line_number) for name in ("question", "answer"))
             if not (isinstance(question, str) and isinstance(answer, str)):
                 raise ValueError(f"{path}, line {line_number}: 'question' and 'answer' must be strings.")
             rows.append({"question": question, "answer": answer})
@@ -110,65 +103,25 @@ def extract_last_number(text: str) -> str | None:
     return normalize_number(matches[-1]) if matches else None
 
 
-def gsm8k_qa_items(dataset: Dataset) -> list[QAItem]:
-    """Evaluation items of prompt/completion rows: the question, and the final number of the answer as reference."""
-    items = []
-    for i, row in enumerate(dataset):
-        reference = extract_final_answer(row["completion"])
-        if reference is None:
-            raise ValueError(f"GSM8K row {i} has no final answer after '####': {row['completion'][-80:]!r}")
-        items.append(QAItem(row["prompt"], reference, "forward", GROUP))
-    return items
+def judge_gsm8k(prediction: str, reference: str) -> dict:
+    """The numbers extracted from `prediction` and both verdicts against the normalized `reference` number."""
+    final, last = extract_final_answer(prediction), extract_last_number(prediction)
+    return {
+        "final_answer": final,
+        "last_number": last,
+        "exact_match": float(final == reference),
+        "flexible_match": float(last == reference),
+    }
 
 
-def score_gsm8k(items: Sequence[QAItem], predictions: Sequence[str]) -> list[dict]:
-    """One record per item: question, reference, prediction, the numbers extracted from it and both verdicts."""
-    records = []
-    for item, prediction in zip(items, predictions, strict=True):
-        final, last = extract_final_answer(prediction), extract_last_number(prediction)
-        records.append(
-            {
-                "question": item.question,
-                "reference": item.answer,
-                "prediction": prediction,
-                "final_answer": final,
-                "last_number": last,
-                "exact_match": float(final == item.answer),
-                "flexible_match": float(last == item.answer),
-            }
-        )
-    return records
-
-
-def gsm8k_accuracy(records: Sequence[dict]) -> dict[str, float]:
-    """`qa_gsm8k_exact_match` and `qa_gsm8k_flexible_match`: the mean verdicts of `score_gsm8k`'s records."""
-    return {f"qa_{GROUP}_{rule}": sum(r[rule] for r in records) / len(records) for rule in RULES}
-
-
-def evaluate_gsm8k(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    items: Sequence[QAItem],
-    max_new_tokens: int = 256,
-    batch_size: int = 16,
-    system_prompt: str | None = None,
-) -> tuple[dict[str, float], list[dict]]:
-    """0-shot greedy answers of `model` to `items` (see `gsm8k_qa_items`): `(accuracy, records)`."""
-    prompts = chat_prompts(tokenizer, [item.question for item in items], system_prompt)
-    records = score_gsm8k(items, greedy_generate(model, tokenizer, prompts, max_new_tokens, batch_size))
-    return gsm8k_accuracy(records), records
-
-
-class GSM8KEvalCallback(QAEvalCallback):
-    """[`QAEvalCallback`] for GSM8K items: logs `qa_gsm8k_exact_match` and `qa_gsm8k_flexible_match` (as `eval_qa_*`
-    too, for `metric_for_best_model`); generate 256 new tokens, as the paper does."""
-
-    title = "GSM8K accuracy (0-shot, greedy; final number after '####' / last number)"
-
-    def score(self, predictions: Sequence[str]) -> tuple[list[dict], dict[str, float]]:
-        records = score_gsm8k(self.items, predictions)
-        return records, gsm8k_accuracy(records)
-
-    def summary(self) -> str:
-        rows = ([str(row["epoch"]), *(metric_cell(row[f"qa_{GROUP}_{r}"]) for r in RULES)] for row in self.history)
-        return markdown_table(["epoch", "exact match", "flexible match"], rows)
+GSM8K = AnswerTask(
+    name="gsm8k",
+    label="GSM8K",
+    title="GSM8K accuracy (0-shot, greedy; final number after '####' / last number)",
+    rules=("exact_match", "flexible_match"),
+    rule_labels=("exact match", "flexible match"),
+    load=load_gsm8k,
+    reference=extract_final_answer,
+    reference_name="final answer after '####'",
+    judge=judge_gsm8k,
+)

@@ -1,0 +1,79 @@
+"""The script arguments of the training scripts, beside the trainer config and TRL's `ModelConfig`: the knowledge
+data and its QA evaluation (`KnowledgeScriptArguments`), and the benchmark task a run trains on (`TaskArguments`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..answering import GreedyAnswerer
+from ..generation import greedy_config
+from ..tasks import TASKS
+
+KNOWLEDGE = "knowledge"
+
+
+@dataclass
+class KnowledgeScriptArguments:
+    """Data and QA evaluation of a knowledge-injection run."""
+
+    dataset_name: str = field(
+        default="people",
+        metadata={
+            "help": "'people', 'biographies', 'biographies:<file.jsonl>', 'name_description:<folder>', a local "
+            "documents file (.jsonl with 'text', .txt) or a Hub dataset id (see `trl_maskft.data.sources`); with "
+            "`task: gsm8k`, a folder of GSM8K {train,test}.jsonl or a Hub id such as 'openai/gsm8k'."
+        },
+    )
+    dataset_config: str | None = field(default=None, metadata={"help": "Hub dataset configuration."})
+    qa_file: str | None = field(
+        default=None,
+        metadata={"help": "JSONL of QA items {question, answer, direction, group} for local or Hub documents."},
+    )
+    num_people: int = field(default=30, metadata={"help": "Size of the built-in dataset."})
+    dataset_seed: int = field(default=0, metadata={"help": "Seed of the built-in dataset."})
+    qa_templates_per_person: int | None = field(
+        default=None,
+        metadata={"help": "Built-in people: question templates asked per person and direction (default one)."},
+    )
+    sft_prompt: str = field(default="Tell me a fact.", metadata={"help": "User turn of the plain SFT baseline."})
+    qa_max_new_tokens: int = field(default=128, metadata={"help": "Tokens generated per QA answer."})
+    qa_batch_size: int = field(default=16, metadata={"help": "Questions per generate call."})
+    qa_eval_every: int = field(default=1, metadata={"help": "Ask the QA items every N epochs (and at 0 and the end)."})
+    qa_eval_epochs: list[int] | None = field(
+        default=None, metadata={"help": "Ask the QA items after exactly these epochs (0 = before training)."}
+    )
+    qa_max_items: int | None = field(
+        default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
+    )
+
+    def greedy_answerer(self) -> GreedyAnswerer:
+        """Greedy answers of at most `qa_max_new_tokens` tokens, `qa_batch_size` questions per generate call."""
+        return GreedyAnswerer(greedy_config(self.qa_max_new_tokens), self.qa_batch_size)
+
+    def qa_schedule(self) -> dict:
+        """The QA callback's schedule (`eval_every`, `eval_epochs`)."""
+        return {"eval_every": self.qa_eval_every, "eval_epochs": self.qa_eval_epochs}
+
+
+@dataclass
+class TaskArguments:
+    """What the sft and masked_sft scripts train on: knowledge documents, or a benchmark task's prompt/completion
+    rows scored by answer accuracy (`trl_maskft.tasks`)."""
+
+    task: str = field(
+        default=KNOWLEDGE,
+        metadata={
+            "help": "'knowledge': documents with forward/backward QA; a task name (e.g. 'gsm8k'): its "
+            "prompt/completion SFT scored by answer accuracy.",
+            "choices": [KNOWLEDGE, *TASKS],
+        },
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "A task: train on its first N training rows only."}
+    )
+
+    def __post_init__(self):
+        if self.task != KNOWLEDGE and self.task not in TASKS:
+            raise ValueError(f"`task` must be one of {[KNOWLEDGE, *TASKS]}, got {self.task!r}.")
+        if self.task == KNOWLEDGE and self.max_train_samples is not None:
+            raise ValueError("`max_train_samples` applies to a task (e.g. `task: gsm8k`) only.")
