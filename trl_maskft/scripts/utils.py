@@ -12,6 +12,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils.hub import hf_api
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
+from ..best_epoch import BestEpochCallback
 from ..callbacks import AnswerFn, QAEvalCallback
 from ..data import KnowledgeData
 from ..data.sources import load_knowledge_source
@@ -68,6 +69,20 @@ class KnowledgeScriptArguments:
     )
     qa_max_items: int | None = field(
         default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
+    )
+    qa_best_metric: str | None = field(
+        default=None,
+        metadata={
+            "help": "QA metric that picks the best evaluated epoch, reported in qa_summary.md and the card (default: "
+            "qa_mean_rouge1, the mean of forward and backward ROUGE-1, the paper's selection)."
+        },
+    )
+    qa_keep_best: bool = field(
+        default=False,
+        metadata={
+            "help": "Save the model of the best evaluated epoch: a checkpoint at each QA epoch that improves "
+            "`qa_best_metric` (bounded by `save_total_limit`), loaded at the end of training."
+        },
     )
 
     def __post_init__(self):
@@ -230,6 +245,9 @@ def train_and_report(
         answer_kwargs=answer_kwargs,
     )
     qa.add_to_trainer()
+    selection = BestEpochCallback(qa, script_args.qa_best_metric, script_args.qa_keep_best)
+    if selection.metric is not None:
+        trainer.add_callback(selection)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     training_args.push_to_hub = False  # `save_model` would push too; the push comes last, see `push_saved_run`
     output_dir = training_args.output_dir
