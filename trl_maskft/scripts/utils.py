@@ -17,6 +17,7 @@ from ..callbacks import AnswerFn, QAEvalCallback
 from ..data import KnowledgeData
 from ..data.sources import load_knowledge_source
 from ..formatting import system_turn
+from ..fsdp_checks import check_fsdp2_sharding
 from ..model_card import MethodModelCardMixin, chat_quick_start, complete_model_card, hub_dataset_id
 from ..models import resolve_model_path
 
@@ -221,6 +222,7 @@ def train_and_report(
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
+    check_fsdp2_sharding(trainer)
     if push_checkpoints:
         try:
             trainer.init_hf_repo()
