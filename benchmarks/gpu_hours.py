@@ -97,14 +97,14 @@ def rows(mfu: float, bus: float, save_bytes_per_s: float) -> list[list[str]]:
             e = estimate(recipe, gpus, mfu, bus, save_bytes_per_s)
             if gpus == 4:
                 cells += [f"{e['steps']:,}", f"{e['tokens']:,.0f}"]
-            cells += [f"{e['step']:.2f}", f"{(e['qa'] + e['saves']) / 3600:.2f}", f"{e['wall'] * gpus / 3600:.1f}"]
+            cells += [f"{e['step']:.2f}", f"{e['wall'] / 3600:.1f}", f"{e['wall'] * gpus / 3600:.1f}"]
         table.append(cells)
     return table
 
 
 HEADER = [
-    "recipe", "steps", "tokens/step", "4 GPUs: s/step", "QA + saves (h)", "GPU hours", "8 GPUs: s/step",
-    "QA + saves (h)", "GPU hours",
+    "recipe", "steps", "tokens/step", "4 GPUs: s/step", "wall (h)", "GPU hours", "8 GPUs: s/step", "wall (h)",
+    "GPU hours",
 ]  # fmt: skip
 
 

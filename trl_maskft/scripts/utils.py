@@ -34,8 +34,9 @@ class KnowledgeScriptArguments:
     dataset_name: str = field(
         default="people",
         metadata={
-            "help": "'people', 'biographies', 'biographies:<file.jsonl>', 'name_description:<folder>', a local "
-            "documents file (.jsonl with 'text', .txt) or a Hub dataset id (see `trl_maskft.data.sources`); with "
+            "help": "'people', 'biographies', 'biographies:<file.jsonl>', 'name_description:<folder>', "
+            "'masked_arllm:<folder>:<ND|biography|wiki>' (the paper's data), a local documents file (.jsonl with "
+            "'text', a .json array, .txt) or a Hub dataset id (see `trl_maskft.data.sources`); with "
             "`task: gsm8k`, a folder of GSM8K {train,test}.jsonl or a Hub id such as 'openai/gsm8k'."
         },
     )
