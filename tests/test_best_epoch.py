@@ -112,14 +112,17 @@ def test_best_at_the_last_epoch_is_not_saved_again(tmp_path):
     trainer, qa, saves = train_with_selection(tmp_path, right_at=[4], eval_epochs=[0, 2, 4])
     assert saves.steps == [4]  # epoch 2 (the first candidate) only: the final weights are epoch 4's
     assert not weights_equal(trainer.model, tmp_path / "checkpoint-4")
-    assert "epoch 4 (qa_mean_rouge1 1.000" in qa.report() and "that epoch's weights, the final model" in qa.report()
+    assert (
+        "epoch 4 (qa_mean_rouge1 1.000" in qa.report()
+        and "The last row is the final model. The saved model is that epoch's weights." in qa.report()
+    )
 
 
 def test_best_epoch_is_reported_without_keeping_its_weights(tmp_path):
     trainer, qa, saves = train_with_selection(tmp_path, right_at=[2], eval_epochs=[0, 2, 4], keep_weights=False)
     assert saves.steps == [] and not any(p.startswith("checkpoint-") for p in os.listdir(tmp_path))
     assert "epoch 2 (qa_mean_rouge1 1.000" in qa.report()
-    assert "the saved model is the final model (the last row), not that epoch's weights" in qa.report().lower()
+    assert "The last row is the final model. Set `qa_keep_best: true`" in qa.report()
 
 
 def test_selection_errors(tmp_path):
@@ -162,7 +165,7 @@ def test_script_reports_the_best_epoch_in_summary_and_card(tmp_path):
     best = re.search(r"Best evaluated epoch by the mean of forward and backward ROUGE-1 .*? epoch (\d)", summary)
     assert best and best[0] in card
     loaded = re.search(r"`(checkpoint-\d+)`, saved when the epoch was evaluated", summary)
-    assert loaded or "that epoch's weights, the final model" in summary
+    assert loaded or "The saved model is that epoch's weights." in summary
     if loaded:  # the saved model is the loaded checkpoint's weights
         assert load_file(out / "model.safetensors").keys() == load_file(out / loaded[1] / "model.safetensors").keys()
         saved, kept = load_file(out / "model.safetensors"), load_file(out / loaded[1] / "model.safetensors")

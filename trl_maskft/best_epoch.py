@@ -103,8 +103,5 @@ class BestEpochCallback(TrainerCallback):
                 "the saved model is the final model (the last row), not that epoch's weights."
             )
         if self.keep_weights or self.best is self.qa.history[-1]:
-            return f"{best} The saved model is that epoch's weights, the final model (the last row)."
-        return (
-            f"{best} The saved model is the final model (the last row), not that epoch's weights (set "
-            "`qa_keep_best: true` to keep them)."
-        )
+            return f"{best} The last row is the final model. The saved model is that epoch's weights."
+        return f"{best} The last row is the final model. Set `qa_keep_best: true` to save the best epoch's instead."
