@@ -381,7 +381,8 @@ def test_example_data_of_the_recipes_loads():
 
 
 def test_recipes_name_existing_data():
-    """Every data path in a recipe exists (GSM8K's `../shared/data` copy excepted: it lives outside the repo)."""
+    """Every data path in a recipe exists (GSM8K's `../shared/data` copy and the paper's `../masked_arLLM` clone
+    excepted: they live outside the repo)."""
     for recipe in glob.glob(os.path.join(ROOT, "recipes", "*", "*", "*.yaml")):
         with open(recipe) as f:
             config = yaml.safe_load(f)
@@ -392,5 +393,7 @@ def test_recipes_name_existing_data():
             paths.append(config["dataset_name"])
         for path in paths:
             assert os.path.exists(os.path.join(ROOT, path)), f"{recipe} names a missing {path}"
+        if prefix == "masked_arllm":  # the paper's folder, cloned next to the repository (docs/reproduction.md)
+            assert location.rpartition(":")[0] == "../masked_arLLM/datasets", recipe
         if config.get("task") == "gsm8k" and not config["dataset_name"].startswith("openai/"):
             assert config["dataset_name"] == "../shared/data/gsm8k", recipe

@@ -16,6 +16,7 @@ from .data.schema import QAItem
 from .generation import chat_prompts
 from .metrics import aggregate_scores, contains_answer, rouge1_recall
 from .reporting import history_table
+from .selection import check_qa_schedule
 
 
 def qa_history(log_history: Sequence[dict]) -> list[dict]:
@@ -118,6 +119,7 @@ class QAEvalCallback(TrainerCallback):
         self.latest: dict[str, float] = {}
         self.latest_step: int | None = None  # global step of `latest`; None for rows restored from a checkpoint
         self.best_loaded: dict | None = None
+        self.selection = None  # a `best_epoch.BestEpochCallback` reporting the best epoch, if any
 
     def add_to_trainer(self) -> None:
         """Add the callback to its trainer ahead of the others (also those passed when the trainer was built), so that
@@ -160,11 +162,12 @@ class QAEvalCallback(TrainerCallback):
 
     def weights_note(self) -> str | None:
         """Which checkpoint and row the saved weights are when the Trainer loaded its best checkpoint at the end; None
-        when they are the final weights, i.e. the last row."""
+        when they are the final weights, i.e. the last row. The best epoch of `selection` comes first."""
+        selection = None if self.selection is None else self.selection.note()
         if self.best_loaded is None:
-            return None
+            return selection
         best = self.best_loaded
-        return (
+        return (f"{selection} " if selection else "") + (
             f"The saved model is the best checkpoint by `{best['metric']}` ({best['value']:.4g}), "
             f"`{best['checkpoint']}` (epoch {best['epoch']}), loaded at the end of training "
             f"(`load_best_model_at_end`): its row is the one of epoch {best['epoch']}."
@@ -235,6 +238,7 @@ class QAEvalCallback(TrainerCallback):
                 os.remove(os.path.join(folder, name))
 
     def on_train_begin(self, args, state, control, **kwargs):
+        check_qa_schedule(self.eval_epochs, state.num_train_epochs)
         self._check_best_metric_schedule(args, state)
         # The state's logs hold the QA rows of this run: none on a fresh start, those up to the checkpoint on resume
         self.history = qa_history(state.log_history)

@@ -1,7 +1,8 @@
-"""Knowledge datasets: the built-in invented people and biographies, NameDescription folders, local documents and Hub
-datasets with QA items, and the data transforms of the baselines."""
+"""Knowledge datasets: the built-in invented people and biographies, NameDescription folders, the paper's own data
+folder, local documents and Hub datasets with QA items, and the data transforms of the baselines."""
 
 from .biographies import Biography, build_biographies_dataset, generate_biographies, load_biographies_jsonl
+from .masked_arllm import load_masked_arllm
 from .name_description import load_name_description
 from .people import Person, build_people_dataset, generate_people, person_paraphrases
 from .qa_io import load_documents, load_paraphrases_jsonl, load_qa_jsonl, save_qa_jsonl
@@ -22,6 +23,7 @@ __all__ = [
     "load_biographies_jsonl",
     "load_documents",
     "load_knowledge_source",
+    "load_masked_arllm",
     "load_name_description",
     "load_paraphrases_jsonl",
     "load_qa_jsonl",

@@ -1,8 +1,10 @@
-"""Reading and writing local knowledge: documents (JSONL or text), their paraphrases and QA items (JSONL).
+"""Reading and writing local knowledge: documents (JSONL, a JSON array or text), their paraphrases and QA items
+(JSONL).
 
 A document line is `{"text": str, "entities": list[str]}` (`entities` optional: the names, places, dates... that
 reverse training keeps whole). A QA line is
-`{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}` (`group` optional).
+`{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}` (`group` optional);
+the paper's test lines, `{"group", "task", "question", "answer"}`, are read too (`paper_format.paper_direction`).
 Blank lines are skipped; errors name the file and the 1-based line.
 """
 
@@ -12,6 +14,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 
+from .paper_format import paper_direction, read_json_texts
 from .schema import QAItem
 
 PathLike = str | os.PathLike
@@ -40,13 +43,17 @@ def require_field(row: dict, name: str, path: PathLike, line_number: int):
 
 
 def load_qa_jsonl(path: PathLike) -> list[QAItem]:
-    """QA items from a JSONL file; raises `ValueError` on a malformed line, a missing field or a bad value."""
+    """QA items from a JSONL file; raises `ValueError` on a malformed line, a missing field or a bad value. Lines of
+    the paper's test files, labelled by `task` (and `group`) instead of `direction`, get `paper_direction`'s."""
     items = []
     for line_number, row in read_jsonl_rows(path):
+        paper = "task" in row and "direction" not in row  # a line of the paper's test files
+        label = "task" if paper else "direction"
         question, answer, direction = (
-            require_field(row, name, path, line_number) for name in ("question", "answer", "direction")
+            require_field(row, name, path, line_number) for name in ("question", "answer", label)
         )
         try:
+            direction = paper_direction(direction, row.get("group", "")) if paper else direction
             items.append(QAItem(question=question, answers=answer, direction=direction, group=row.get("group", "")))
         except ValueError as err:
             raise ValueError(f"{path}, line {line_number}: {err}") from err
@@ -64,11 +71,14 @@ def _string_list(row: dict, name: str, path: PathLike, line_number: int) -> list
 
 
 def load_documents_with_entities(path: PathLike) -> tuple[list[str], list[str]]:
-    """Documents from a `.txt` file (one per line, no entities) or a JSONL file (one `{"text": ...}` per line, with an
-    optional `"entities"` list), and the entities of all lines in order, without repeats."""
+    """Documents from a `.txt` file (one per line, no entities), a `.json` file (one array of `{"text": ...}` or of
+    strings, no entities: `read_json_texts`) or a JSONL file (one `{"text": ...}` per line, with an optional
+    `"entities"` list), and the entities of all lines in order, without repeats."""
     if os.fspath(path).endswith(".txt"):
         with open(path, encoding="utf-8") as f:
             documents, entities = [line.strip() for line in f if line.strip()], []
+    elif os.fspath(path).endswith(".json"):  # one JSON array, as the paper's training files
+        documents, entities = read_json_texts(path), []
     else:
         documents, entities = [], []
         for line_number, row in read_jsonl_rows(path):
@@ -84,7 +94,7 @@ def load_documents_with_entities(path: PathLike) -> tuple[list[str], list[str]]:
 
 
 def load_documents(path: PathLike) -> list[str]:
-    """Documents from a `.txt` file (one per line) or a JSONL file (one `{"text": ...}` per line)."""
+    """Documents from a `.txt`, `.json` or JSONL file (see `load_documents_with_entities`)."""
     return load_documents_with_entities(path)[0]
 
 

@@ -6,14 +6,17 @@
 - `"biographies"`: biographies of fictitious people (`generate_biographies`), or `"biographies:<file.jsonl>"` for
   biographies read from JSONL (`load_biographies_jsonl`);
 - `"name_description:<folder>"`: the reversal-curse layout of Berglund et al. (`load_name_description`);
-- a local documents file (`.jsonl` with `text` and optional `entities`, or `.txt`), e.g. wiki-style passages, with QA
-  items in `qa_file`;
+- `"masked_arllm:<folder>:<dataset>"`: the paper's own data as it is, the `datasets/` folder of its repository
+  (xup5/masked_arLLM) and one of its dataset names `ND`, `biography`, `wiki` (`load_masked_arllm`);
+- a local documents file (`.jsonl` with `text` and optional `entities`, a `.json` array of `{"text": ...}` or of
+  strings, or `.txt`), e.g. wiki-style passages, with QA items in `qa_file`;
 - otherwise a Hub dataset id, whose `train` split has a `text` column, with QA items in `qa_file`.
 
 Paraphrases of local or Hub documents come from `paraphrase_file` (`load_paraphrases_jsonl`); the built-in and
 NameDescription datasets bring their own. The entities that reverse training keeps whole (`KnowledgeData.entities`) are
-the people's names of `"people"` and NameDescription, the names and attribute values of biographies, and the
-`entities` of local JSONL documents.
+the people's names of `"people"` and NameDescription, the names and attribute values of biographies, the names and
+attributes asked by the paper's ND and Biography questions (`masked_arllm`), and the `entities` of local JSONL
+documents.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import datasets
 
 from .biographies import build_biographies_dataset, generate_biographies, load_biographies_jsonl
+from .masked_arllm import load_masked_arllm
 from .name_description import load_name_description
 from .people import build_people_dataset
 from .qa_io import load_documents_with_entities, load_paraphrases_jsonl, load_qa_jsonl
@@ -30,7 +34,7 @@ from .schema import KnowledgeData
 from .transforms import PARAPHRASE_MODES
 
 BUILT_IN = ("people", "biographies")
-PREFIXES = ("biographies", "name_description")
+PREFIXES = ("biographies", "name_description", "masked_arllm")
 
 
 def load_knowledge_source(
@@ -76,6 +80,8 @@ def load_knowledge_source(
         return build_biographies_dataset(people, paraphrases, num_paraphrases, seed)
     if prefix == "name_description" and location:
         return load_name_description(location, paraphrases, num_paraphrases)
+    if prefix == "masked_arllm" and location:
+        return load_masked_arllm(location, paraphrases, num_paraphrases)
     return _documents_with_qa(name, qa_file, dataset_config, paraphrases, paraphrase_file, num_paraphrases)
 
 

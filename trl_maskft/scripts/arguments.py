@@ -19,8 +19,9 @@ class KnowledgeScriptArguments:
     dataset_name: str = field(
         default="people",
         metadata={
-            "help": "'people', 'biographies', 'biographies:<file.jsonl>', 'name_description:<folder>', a local "
-            "documents file (.jsonl with 'text', .txt) or a Hub dataset id (see `trl_maskft.data.sources`); with "
+            "help": "'people', 'biographies', 'biographies:<file.jsonl>', 'name_description:<folder>', "
+            "'masked_arllm:<folder>:<ND|biography|wiki>' (the paper's data), a local documents file (.jsonl with "
+            "'text', a .json array, .txt) or a Hub dataset id (see `trl_maskft.data.sources`); with "
             "`task: gsm8k`, a folder of GSM8K {train,test}.jsonl or a Hub id such as 'openai/gsm8k'."
         },
     )
@@ -44,6 +45,20 @@ class KnowledgeScriptArguments:
     )
     qa_max_items: int | None = field(
         default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
+    )
+    qa_best_metric: str | None = field(
+        default=None,
+        metadata={
+            "help": "QA metric that picks the best evaluated epoch, reported in qa_summary.md and the card (default: "
+            "qa_mean_rouge1, the mean of forward and backward ROUGE-1, the paper's selection)."
+        },
+    )
+    qa_keep_best: bool = field(
+        default=False,
+        metadata={
+            "help": "Save the model of the best evaluated epoch: a checkpoint at each QA epoch that improves "
+            "`qa_best_metric` (bounded by `save_total_limit`), loaded at the end of training."
+        },
     )
 
     def greedy_answerer(self) -> GreedyAnswerer:

@@ -12,10 +12,12 @@ from transformers import Trainer
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
 from ..answering import Answerer
+from ..best_epoch import BestEpochCallback
 from ..callbacks import QAEvalCallback
 from ..data import KnowledgeData
 from ..data.sources import load_knowledge_source
 from ..data.transforms import to_conversational
+from ..fsdp_checks import check_fsdp2_sharding
 from ..hub import HubPublishing
 from ..model_card import write_model_card
 from ..models import resolve_model_path
@@ -23,7 +25,7 @@ from ..tasks import get_task
 from ..tasks.callback import TaskEvalCallback
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 
-# Builds the run's QA callback (or a subclass) for its trainer
+# Adds the run's QA callback (or a subclass) and what goes with it to its trainer; returns the QA callback
 Evaluation = Callable[[Trainer], QAEvalCallback]
 
 
@@ -48,6 +50,22 @@ def load_knowledge(
     )
 
 
+def qa_evaluation(script_args: KnowledgeScriptArguments, build: Callable[[Trainer], QAEvalCallback]) -> Evaluation:
+    """The evaluation of a run: the QA callback that `build` makes, added ahead of the trainer's other callbacks,
+    followed by the best-epoch selection of `qa_best_metric` / `qa_keep_best` (`BestEpochCallback`) where the QA
+    items give a metric to select by."""
+
+    def evaluation(trainer: Trainer) -> QAEvalCallback:
+        qa = build(trainer)
+        qa.add_to_trainer()
+        selection = BestEpochCallback(qa, script_args.qa_best_metric, script_args.qa_keep_best)
+        if selection.metric is not None:
+            trainer.add_callback(selection)
+        return qa
+
+    return evaluation
+
+
 def knowledge_evaluation(
     script_args: KnowledgeScriptArguments,
     knowledge: KnowledgeData,
@@ -59,7 +77,9 @@ def knowledge_evaluation(
     items = knowledge.qa[: script_args.qa_max_items] if script_args.qa_max_items else knowledge.qa
     answerer = answerer or script_args.greedy_answerer()
     schedule = script_args.qa_schedule()
-    return lambda trainer: QAEvalCallback(trainer, items, answerer, system_prompt=system_prompt, **schedule)
+    return qa_evaluation(
+        script_args, lambda trainer: QAEvalCallback(trainer, items, answerer, system_prompt=system_prompt, **schedule)
+    )
 
 
 def set_model_init_kwargs(training_args, model_args: ModelConfig) -> str:
@@ -81,8 +101,9 @@ def recipe_path(argv: list[str] | None = None) -> str | None:
 
 def build_trainer(trainer_cls: type[Trainer], training_args, model_args: ModelConfig, train_dataset) -> Trainer:
     """The trainer of the run: the model of `model_args` (quantized and with a PEFT adapter when they say so)
-    trained on `train_dataset`, which is also evaluated when `eval_strategy` is set."""
-    return trainer_cls(
+    trained on `train_dataset`, which is also evaluated when `eval_strategy` is set; FSDP2 settings it cannot shard
+    are refused (`check_fsdp2_sharding`)."""
+    trainer = trainer_cls(
         model=set_model_init_kwargs(training_args, model_args),
         args=training_args,
         train_dataset=train_dataset,
@@ -90,6 +111,8 @@ def build_trainer(trainer_cls: type[Trainer], training_args, model_args: ModelCo
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
+    check_fsdp2_sharding(trainer)
+    return trainer
 
 
 def save_run(trainer: Trainer, qa: QAEvalCallback, card_kwargs: dict) -> None:
@@ -116,13 +139,12 @@ def train_and_report(
     recipe: str | None = None,
     method: str | None = None,
 ) -> QAEvalCallback:
-    """Train with the QA callback that `evaluation` builds asking along the way; save the model, its card (naming
+    """Train with the QA callback that `evaluation` adds asking along the way; save the model, its card (naming
     `recipe`, the data and, for trainers whose card does not, `method`) and the QA table to `output_dir`; then push
     when asked (`HubPublishing`: a failed push ends the run with a message and exit status 1, everything saved)."""
     hub = HubPublishing.take_over(training_args)
     trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset)
     qa = evaluation(trainer)
-    qa.add_to_trainer()
     with hub.training(trainer):
         trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or training_args.output_dir))
@@ -161,7 +183,10 @@ def train_task(
         training_args,
         model_args,
         to_conversational(train) if conversational else train,
-        lambda trainer: TaskEvalCallback(trainer, task, items, answerer, system_prompt=system_prompt, **schedule),
+        qa_evaluation(
+            script_args,
+            lambda trainer: TaskEvalCallback(trainer, task, items, answerer, system_prompt=system_prompt, **schedule),
+        ),
         dataset_name=source,
         recipe=recipe,
         method=method,
