@@ -11,9 +11,10 @@ from transformers import Trainer, TrainerCallback
 from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from trl.models.utils import unwrap_model_for_generation
 
+from .data.qa_checks import check_qa_items
 from .data.schema import QAItem
 from .generation import chat_prompts, greedy_generate
-from .metrics import aggregate_scores, contains_answer, rouge1_recall
+from .metrics import aggregate_scores, check_qa_score, score_answer
 from .reporting import history_table
 
 # (model, tokenizer, rendered prompts, synced_gpus) -> answers
@@ -48,8 +49,9 @@ def drop_padding(per_rank: Sequence[Sequence], num_items: int) -> list:
     return [output for rank, outputs in enumerate(per_rank) for output in outputs[: base + (rank < extra)]]
 
 
-def score_answers(items: Sequence[QAItem], predictions: Sequence[str]) -> list[dict]:
-    """One record per item: question, references, prediction and both scores."""
+def score_answers(items: Sequence[QAItem], predictions: Sequence[str], qa_score: str = "paper") -> list[dict]:
+    """One record per item: question, references, prediction and both scores (`rouge1`, `contains`) by the QA score
+    named `qa_score` (`trl_maskft.metrics.QA_SCORES`)."""
     return [
         {
             "question": item.question,
@@ -57,8 +59,7 @@ def score_answers(items: Sequence[QAItem], predictions: Sequence[str]) -> list[d
             "direction": item.direction,
             "group": item.group,
             "prediction": prediction,
-            "rouge1": rouge1_recall(prediction, item.answers),
-            "contains": contains_answer(prediction, item.answers),
+            **score_answer(prediction, item.answers, qa_score),
         }
         for item, prediction in zip(items, predictions, strict=True)
     ]
@@ -95,6 +96,8 @@ class QAEvalCallback(TrainerCallback):
             `answer_fn(model, tokenizer, prompts, synced_gpus=...)`.
         answer_kwargs: the settings `answer_fn` was built with (e.g. `diffusion_answer_fn`'s `max_new_tokens`,
             `steps`, `block_length`, `cfg_scale`), shown in the model card's quick start.
+        qa_score: how answers are scored, `"paper"` (the paper's exact ROUGE-1), `"lenient"` or `"robust"`
+            (`trl_maskft.metrics`).
 
     Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.gsm8k`).
     """
@@ -112,9 +115,12 @@ class QAEvalCallback(TrainerCallback):
         system_prompt: str | None = None,
         answer_fn: AnswerFn | None = None,
         answer_kwargs: dict | None = None,
+        qa_score: str = "paper",
     ):
         if not items:
             raise ValueError("QAEvalCallback needs at least one QA item.")
+        check_qa_items(items)
+        check_qa_score(qa_score)
         if eval_every < 1:
             raise ValueError(f"`eval_every` must be a positive number of epochs, got {eval_every}.")
         self.trainer = trainer
@@ -126,6 +132,7 @@ class QAEvalCallback(TrainerCallback):
         self.system_prompt = system_prompt
         self.answer_fn = answer_fn
         self.answer_kwargs = dict(answer_kwargs or {})
+        self.qa_score = qa_score
         self.history: list[dict] = []
         self.latest: dict[str, float] = {}
         self.latest_step: int | None = None  # global step of `latest`; None for rows restored from a checkpoint
@@ -168,7 +175,7 @@ class QAEvalCallback(TrainerCallback):
 
     def score(self, predictions: Sequence[str]) -> tuple[list[dict], dict[str, float]]:
         """Per-item records (saved as generations) and `qa_*` metrics of the answers to `items`."""
-        records = score_answers(self.items, predictions)
+        records = score_answers(self.items, predictions, self.qa_score)
         return records, aggregate_scores(records)
 
     def summary(self) -> str:

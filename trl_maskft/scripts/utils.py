@@ -16,6 +16,7 @@ from ..callbacks import AnswerFn, QAEvalCallback
 from ..data import KnowledgeData
 from ..data.sources import load_knowledge_source
 from ..formatting import system_turn
+from ..metrics import QA_SCORES, check_qa_score
 from ..model_card import MethodModelCardMixin, chat_quick_start, complete_model_card, hub_dataset_id
 from ..models import resolve_model_path
 
@@ -69,10 +70,22 @@ class KnowledgeScriptArguments:
     qa_max_items: int | None = field(
         default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
     )
+    qa_score: str = field(
+        default="paper",
+        metadata={
+            "help": "How QA answers are scored: 'paper' (the paper's exact ROUGE-1: case-sensitive, each distinct "
+            "word once), 'lenient' (lowercased, repeats counted) or 'robust' (lenient for any script: NFKC, Unicode "
+            "punctuation removed, CJK per character); see `trl_maskft.metrics`.",
+            "choices": list(QA_SCORES),
+        },
+    )
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"`task` must be one of {TASKS}, got {self.task!r}.")
+        check_qa_score(self.qa_score)
+        if self.task == "gsm8k" and self.qa_score != "paper":
+            raise ValueError("`qa_score` scores knowledge QA; GSM8K is scored by its final number. Remove `qa_score`.")
 
 
 def load_knowledge(
@@ -228,6 +241,7 @@ def train_and_report(
         system_prompt=system_prompt,
         answer_fn=answer_fn,
         answer_kwargs=answer_kwargs,
+        qa_score=script_args.qa_score,
     )
     qa.add_to_trainer()
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
