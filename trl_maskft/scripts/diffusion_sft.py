@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trl import ModelConfig, TrlParser
+from trl import ModelConfig
 
 from ..diffusion_sft_config import DiffusionSFTConfig
 from ..diffusion_sft_trainer import DiffusionSFTTrainer
+from ..parsing import RecipeParser
 from ..sampling import REMASKING, diffusion_answer_fn
 from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, sft_dataset, train_and_report
 
@@ -31,8 +32,8 @@ class DiffusionSamplingArguments:
     )
 
 
-def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments))
+def make_parser() -> RecipeParser:
+    return RecipeParser((KnowledgeScriptArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments))
 
 
 def main(argv: list[str] | None = None):

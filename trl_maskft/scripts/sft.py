@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+from trl import ModelConfig, SFTConfig, SFTTrainer
 
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, training_documents
+from ..parsing import RecipeParser
 from .gsm8k import train_gsm8k
 from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, sft_dataset, train_and_report
 
@@ -67,8 +68,8 @@ def baseline_method(args: BaselineArguments) -> str:
     return method if args.sft_format == "chat" else f"{method} on raw text"
 
 
-def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, SFTConfig, ModelConfig, BaselineArguments))
+def make_parser() -> RecipeParser:
+    return RecipeParser((KnowledgeScriptArguments, SFTConfig, ModelConfig, BaselineArguments))
 
 
 def main(argv: list[str] | None = None):
