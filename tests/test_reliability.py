@@ -323,8 +323,8 @@ def test_a_local_model_folder_and_hub_ids_pass(model_dir):
 def test_exit_status_and_message(recipe, tmp_path, model_dir):
     """Issue 14, case 9 as a user runs it: exit status 1, the message on stderr, no file touched (one process: the
     other refusals raise the same way in `main`, which is what the tests above run)."""
-    before = files_under(tmp_path, model_dir)
     argv = ["trl_maskft.scripts.masked_sft", "--config", recipe("masked_sft"), "--evaluation_strategy", "1"]
+    before = files_under(tmp_path, model_dir)
     result = run_script(*argv)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "- `evaluation_strategy` is now `eval_strategy`: write `--eval_strategy 1`" in result.stderr
