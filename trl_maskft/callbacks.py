@@ -12,9 +12,10 @@ from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from trl.models.utils import unwrap_model_for_generation
 
 from .answering import Answerer, GreedyAnswerer
+from .data.qa_checks import check_qa_items
 from .data.schema import QAItem
 from .generation import chat_prompts
-from .metrics import aggregate_scores, contains_answer, rouge1_recall
+from .metrics import aggregate_scores, check_qa_score, score_answer
 from .reporting import history_table
 from .selection import check_qa_schedule
 
@@ -47,8 +48,9 @@ def drop_padding(per_rank: Sequence[Sequence], num_items: int) -> list:
     return [output for rank, outputs in enumerate(per_rank) for output in outputs[: base + (rank < extra)]]
 
 
-def score_answers(items: Sequence[QAItem], predictions: Sequence[str]) -> list[dict]:
-    """One record per item: question, references, prediction and both scores."""
+def score_answers(items: Sequence[QAItem], predictions: Sequence[str], qa_score: str = "paper") -> list[dict]:
+    """One record per item: question, references, prediction and both scores (`rouge1`, `contains`) by the QA score
+    named `qa_score` (`trl_maskft.metrics.QA_SCORES`)."""
     return [
         {
             "question": item.question,
@@ -56,8 +58,7 @@ def score_answers(items: Sequence[QAItem], predictions: Sequence[str]) -> list[d
             "direction": item.direction,
             "group": item.group,
             "prediction": prediction,
-            "rouge1": rouge1_recall(prediction, item.answers),
-            "contains": contains_answer(prediction, item.answers),
+            **score_answer(prediction, item.answers, qa_score),
         }
         for item, prediction in zip(items, predictions, strict=True)
     ]
@@ -90,6 +91,8 @@ class QAEvalCallback(TrainerCallback):
         eval_every: evaluate every N epochs (the final model is always evaluated at the end).
         eval_epochs: evaluate exactly after these epochs instead (0 = before training).
         system_prompt: system message of the questions; None keeps the template default.
+        qa_score: how answers are scored, `"paper"` (the paper's exact ROUGE-1), `"lenient"` or `"robust"`
+            (`trl_maskft.metrics`).
 
     Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.tasks`).
     """
@@ -104,9 +107,12 @@ class QAEvalCallback(TrainerCallback):
         eval_every: int = 1,
         eval_epochs: Sequence[int] | None = None,
         system_prompt: str | None = None,
+        qa_score: str = "paper",
     ):
         if not items:
             raise ValueError("QAEvalCallback needs at least one QA item.")
+        check_qa_items(items)
+        check_qa_score(qa_score)
         if eval_every < 1:
             raise ValueError(f"`eval_every` must be a positive number of epochs, got {eval_every}.")
         self.trainer = trainer
@@ -115,6 +121,7 @@ class QAEvalCallback(TrainerCallback):
         self.eval_every = eval_every
         self.eval_epochs = None if eval_epochs is None else set(eval_epochs)
         self.system_prompt = system_prompt
+        self.qa_score = qa_score
         self.history: list[dict] = []
         self.latest: dict[str, float] = {}
         self.latest_step: int | None = None  # global step of `latest`; None for rows restored from a checkpoint
@@ -153,7 +160,7 @@ class QAEvalCallback(TrainerCallback):
 
     def score(self, predictions: Sequence[str]) -> tuple[list[dict], dict[str, float]]:
         """Per-item records (saved as generations) and `qa_*` metrics of the answers to `items`."""
-        records = score_answers(self.items, predictions)
+        records = score_answers(self.items, predictions, self.qa_score)
         return records, aggregate_scores(records)
 
     def summary(self) -> str:

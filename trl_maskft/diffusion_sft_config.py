@@ -25,6 +25,9 @@ class DiffusionSFTConfig(SFTConfig):
             Mask string; must be exactly one token, unless `add_mask_token` adds it.
         mask_token_id (`int`, *optional*):
             Mask token id; takes precedence over `mask_token` (LLaDA: 126336).
+        allow_mask_token_in_data (`bool`, *optional*, defaults to `False`):
+            Train although the mask token occurs in the tokenized data (prompts or completions), with a warning; by
+            default that is an error, since the model cannot tell such a token from a mask.
         add_mask_token (`bool`, *optional*, defaults to `False`):
             Add `mask_token` to the tokenizer as a new special token and resize the model's embeddings when it is not
             in the vocabulary yet (e.g. `"<|mask|>"` for a causal LM turned into a diffusion model).
@@ -62,6 +65,10 @@ class DiffusionSFTConfig(SFTConfig):
     mask_token: str | None = field(default=None, metadata={"help": "Mask string; must be exactly one token."})
     mask_token_id: int | None = field(
         default=None, metadata={"help": "Mask token id; takes precedence over `mask_token` (LLaDA: 126336)."}
+    )
+    allow_mask_token_in_data: bool = field(
+        default=False,
+        metadata={"help": "Train although the mask token occurs in the tokenized data (warned; an error by default)."},
     )
     add_mask_token: bool = field(
         default=False, metadata={"help": "Add `mask_token` as a special token and resize the embeddings if needed."}

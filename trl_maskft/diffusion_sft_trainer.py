@@ -25,6 +25,7 @@ from .diffusion import (
 )
 from .diffusion_sft_config import DiffusionSFTConfig
 from .formatting import IGNORE_INDEX, resolve_mask_token_id
+from .mask_token_check import check_mask_token_absent, named_splits
 from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
 from .masking import EVAL_STREAM, TRAIN_STREAM
 from .model_card import MethodModelCardMixin
@@ -167,6 +168,8 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SFTTrainer):
         )  # fmt: skip
         if added:
             self.model.resize_token_embeddings(len(processing_class))
+        for split, data in [("training", self.train_dataset), *named_splits("evaluation", self.eval_dataset)]:
+            check_mask_token_absent(data, processing_class, mask_token_id, args.allow_mask_token_in_data, split)
         num_embeddings = self.model.get_input_embeddings().num_embeddings
         if mask_token_id >= num_embeddings:
             raise ValueError(

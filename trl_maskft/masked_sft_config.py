@@ -28,6 +28,9 @@ class MaskedSFTConfig(SFTConfig):
             Mask string; must be exactly one token of the tokenizer.
         mask_token_id (`int`, *optional*):
             Mask token id; takes precedence over `mask_token` (e.g. 128013, a reserved Llama-3 token).
+        allow_mask_token_in_data (`bool`, *optional*, defaults to `False`):
+            Train although the mask token occurs in the tokenized data (documents, completions or the chat around
+            them), with a warning; by default that is an error, since the model cannot tell such a token from a mask.
         instruction (`str`, *optional*):
             User turn with a `{masked}` field (and `{prompt}` for prompt/completion data). Defaults to
             `"{masked}\nReturn the recovered masked passage."` for documents and
@@ -60,6 +63,10 @@ class MaskedSFTConfig(SFTConfig):
     mask_token: str | None = field(default="[]", metadata={"help": "Mask string; must be exactly one token."})
     mask_token_id: int | None = field(
         default=None, metadata={"help": "Mask token id; takes precedence over `mask_token`."}
+    )
+    allow_mask_token_in_data: bool = field(
+        default=False,
+        metadata={"help": "Train although the mask token occurs in the tokenized data (warned; an error by default)."},
     )
     instruction: str | None = field(
         default=None,

@@ -19,6 +19,7 @@ from .formatting import (
     resolve_mask_token_id,
     tokenize_reconstruction,
 )
+from .mask_token_check import check_mask_token_absent, named_splits
 from .masked_sft_config import (
     COMPLETION_INSTRUCTION,
     DOCUMENT_INSTRUCTION,
@@ -178,6 +179,10 @@ class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
             eval_dataset = {k: tokenize_for_masking(v, processing_class, args) for k, v in eval_dataset.items()}
         elif eval_dataset is not None:
             eval_dataset = tokenize_for_masking(eval_dataset, processing_class, args)
+        for split, data in [("training", train_dataset), *named_splits("evaluation", eval_dataset)]:
+            check_mask_token_absent(
+                data, processing_class, mask_token_id, args.allow_mask_token_in_data, split, reconstruction=True
+            )
 
         self.mask_token_id = mask_token_id
         collator = DataCollatorForMaskedSFT(

@@ -207,13 +207,47 @@ def _convert_atomically(target: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def check_model_path(name_or_path: str) -> None:
+    """A clear error for a model that can be neither a local folder nor a Hub id (a file, or a path that does not
+    exist and is no Hub id: absolute, ``./``, ``~``, more than one ``/``); a warning for a Hub id that reads like a
+    local path (its first component is a local folder)."""
+    if os.path.isdir(name_or_path):
+        return
+    from huggingface_hub import constants
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if os.path.isfile(name_or_path):
+        raise FileNotFoundError(
+            f"The model {name_or_path!r} is a file; give the folder that holds its config.json and weights."
+        )
+    missing = f"The model folder {name_or_path!r} does not exist (looked for {os.path.abspath(name_or_path)})"
+    try:
+        validate_repo_id(name_or_path)
+    except HFValidationError:
+        expanded = os.path.expanduser(name_or_path)
+        exists = f": write {expanded!r}, which exists" if os.path.isdir(expanded) else ""
+        tilde = f" (`~` is not expanded{exists})" if expanded != name_or_path else ""
+        raise FileNotFoundError(
+            f"{missing}{tilde}, and it is not a Hub id either: a Hub id is `name` or `namespace/name`, looked up on "
+            f"{constants.ENDPOINT} and cached in {constants.HF_HUB_CACHE}. Check `model_name_or_path`."
+        ) from None
+    first = name_or_path.split("/")[0]
+    if "/" in name_or_path and os.path.isdir(first):
+        logger.warning(
+            "%s, although %r is a local folder: reading it as a Hub id, looked up on %s/%s (cached in %s).",
+            missing, first, constants.ENDPOINT, name_or_path, constants.HF_HUB_CACHE,
+        )  # fmt: skip
+
+
 def resolve_model_path(name_or_path: str) -> str:
     """A path or id that ``from_pretrained`` accepts.
 
     The :data:`DEFAULT_MODEL` alias becomes the cached converted checkpoint directory (converted on first use);
-    any other string is returned unchanged, so Hub ids and local paths work as usual.
+    any other string is returned unchanged, so Hub ids and local paths work as usual, after `check_model_path`
+    refused a path that does not exist.
     """
     if not is_default_model(name_or_path):
+        check_model_path(name_or_path)
         return name_or_path
     target = default_cache_dir()
     if not _is_valid_checkpoint(target):
@@ -223,6 +257,7 @@ def resolve_model_path(name_or_path: str) -> str:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "check_model_path",
     "convert_gguf_to_hf",
     "default_cache_dir",
     "find_gguf",

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 
+from ..text_files import text_lines
 from .paper_format import paper_direction, read_json_texts
 from .schema import QAItem
 
@@ -22,17 +23,16 @@ PathLike = str | os.PathLike
 
 def read_jsonl_rows(path: PathLike) -> Iterator[tuple[int, dict]]:
     """`(line number, object)` for every non-blank line of a JSONL file."""
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}, line {line_number}: malformed JSON ({err.msg}).") from err
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(row).__name__}.")
-            yield line_number, row
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}, line {line_number}: malformed JSON ({err.msg}).") from err
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(row).__name__}.")
+        yield line_number, row
 
 
 def require_field(row: dict, name: str, path: PathLike, line_number: int):
@@ -75,8 +75,7 @@ def load_documents_with_entities(path: PathLike) -> tuple[list[str], list[str]]:
     strings, no entities: `read_json_texts`) or a JSONL file (one `{"text": ...}` per line, with an optional
     `"entities"` list), and the entities of all lines in order, without repeats."""
     if os.fspath(path).endswith(".txt"):
-        with open(path, encoding="utf-8") as f:
-            documents, entities = [line.strip() for line in f if line.strip()], []
+        documents, entities = [line.strip() for _, line in text_lines(path) if line.strip()], []
     elif os.fspath(path).endswith(".json"):  # one JSON array, as the paper's training files
         documents, entities = read_json_texts(path), []
     else:

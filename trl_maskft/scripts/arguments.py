@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..answering import GreedyAnswerer
 from ..generation import greedy_config
+from ..metrics import QA_SCORES, check_qa_score
 from ..tasks import TASKS
 
 KNOWLEDGE = "knowledge"
@@ -46,6 +47,15 @@ class KnowledgeScriptArguments:
     qa_max_items: int | None = field(
         default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
     )
+    qa_score: str = field(
+        default="paper",
+        metadata={
+            "help": "How QA answers are scored: 'paper' (the paper's exact ROUGE-1: case-sensitive, each distinct "
+            "word once), 'lenient' (lowercased, repeats counted) or 'robust' (lenient for any script: NFKC, Unicode "
+            "punctuation removed, CJK per character); see `trl_maskft.metrics`.",
+            "choices": list(QA_SCORES),
+        },
+    )
     qa_best_metric: str | None = field(
         default=None,
         metadata={
@@ -60,6 +70,9 @@ class KnowledgeScriptArguments:
             "`qa_best_metric` (bounded by `save_total_limit`), loaded at the end of training."
         },
     )
+
+    def __post_init__(self):
+        check_qa_score(self.qa_score)
 
     def greedy_answerer(self) -> GreedyAnswerer:
         """Greedy answers of at most `qa_max_new_tokens` tokens, `qa_batch_size` questions per generate call."""

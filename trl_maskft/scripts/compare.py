@@ -23,6 +23,7 @@ import time
 
 from tqdm.auto import tqdm
 
+from ..parsing import bullet_list, unknown_key_hint
 from ..reporting import comparison_report, plot_rouge1, write_metrics_csv
 
 ARMS = ("sft", "masked_sft", "diffusion_sft", "paraphrase_sft")
@@ -117,9 +118,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
         raise ValueError(f"Unknown or unavailable arms {unknown}; available: {available_arms()}.")
     overrides = split_overrides(extra)
     keys = {arm: accepted_keys(arm) for arm in args.arms}
-    unused = [key for key, _ in overrides if not any(key in arm_keys for arm_keys in keys.values())]
+    known = set().union(*keys.values())
+    unused = [(key, values) for key, values in overrides if key not in known]
     if unused:
-        raise ValueError(f"No arm among {args.arms} accepts {unused}.")
+        hints = [unknown_key_hint(key, known, " ".join(["--{key}", *values])) for key, values in unused]
+        raise ValueError(f"No arm among {args.arms} accepts:{bullet_list(hints)}")
 
     results: dict[str, dict] = {}
     progress = tqdm(args.arms, desc="arms", unit="arm")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trl import ModelConfig, TrlParser
+from trl import ModelConfig
 
 from ..answering import DiffusionAnswerer
 from ..data.transforms import sft_dataset
 from ..diffusion_sft_config import DiffusionSFTConfig
 from ..diffusion_sft_trainer import DiffusionSFTTrainer
+from ..parsing import RecipeParser
 from ..sampling import REMASKING
 from .arguments import KnowledgeScriptArguments
 from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report
@@ -34,8 +35,8 @@ class DiffusionSamplingArguments:
     )
 
 
-def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments))
+def make_parser() -> RecipeParser:
+    return RecipeParser((KnowledgeScriptArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments))
 
 
 def main(argv: list[str] | None = None):

@@ -9,16 +9,17 @@ accelerate launch -m trl_maskft.scripts.masked_sft \
 
 from __future__ import annotations
 
-from trl import ModelConfig, TrlParser
+from trl import ModelConfig
 
 from ..masked_sft_config import MaskedSFTConfig
 from ..masked_sft_trainer import MaskedSFTTrainer
+from ..parsing import RecipeParser
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
 
 
-def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, TaskArguments, MaskedSFTConfig, ModelConfig))
+def make_parser() -> RecipeParser:
+    return RecipeParser((KnowledgeScriptArguments, TaskArguments, MaskedSFTConfig, ModelConfig))
 
 
 def main(argv: list[str] | None = None):

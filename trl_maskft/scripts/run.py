@@ -78,7 +78,10 @@ def knowledge_evaluation(
     answerer = answerer or script_args.greedy_answerer()
     schedule = script_args.qa_schedule()
     return qa_evaluation(
-        script_args, lambda trainer: QAEvalCallback(trainer, items, answerer, system_prompt=system_prompt, **schedule)
+        script_args,
+        lambda trainer: QAEvalCallback(
+            trainer, items, answerer, system_prompt=system_prompt, qa_score=script_args.qa_score, **schedule
+        ),
     )
 
 
@@ -173,6 +176,10 @@ def train_task(
     `qa_max_new_tokens`); see `train_and_report`."""
     if task_args.task == KNOWLEDGE:
         raise ValueError("`task: knowledge` trains on documents, not on a task's rows.")
+    if script_args.qa_score != "paper":
+        raise ValueError(
+            f"`qa_score` scores knowledge QA; `task: {task_args.task}` is scored by its own rules. Remove `qa_score`."
+        )
     task = get_task(task_args.task)
     source, config = script_args.dataset_name, script_args.dataset_config
     train = task.load(source, "train", config, task_args.max_train_samples)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+from trl import ModelConfig, SFTConfig, SFTTrainer
 
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
+from ..parsing import RecipeParser
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
 
@@ -67,8 +68,8 @@ def baseline_method(args: BaselineArguments) -> str:
     return method if args.sft_format == "chat" else f"{method} on raw text"
 
 
-def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, TaskArguments, SFTConfig, ModelConfig, BaselineArguments))
+def make_parser() -> RecipeParser:
+    return RecipeParser((KnowledgeScriptArguments, TaskArguments, SFTConfig, ModelConfig, BaselineArguments))
 
 
 def main(argv: list[str] | None = None):
