@@ -27,6 +27,7 @@ from .masked_sft_config import (
 )
 from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin, chat_quick_start
+from .safe_checkpoints import SafeCheckpointsMixin
 
 PAPER = {
     "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
@@ -124,7 +125,7 @@ class _MaskEpochCallback(TrainerCallback):
         self.collator.set_epoch(math.floor(state.epoch + 1e-6), state.num_train_epochs)
 
 
-class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
+class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
     Args:

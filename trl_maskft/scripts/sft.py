@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+from trl import ModelConfig, SFTConfig, TrlParser
 
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, training_documents
+from ..sft_trainer import SFTBaselineTrainer
 from .gsm8k import train_gsm8k
 from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, sft_dataset, train_and_report
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None):
         if baseline_args != BaselineArguments():
             raise ValueError("GSM8K runs are regular SFT: leave the baseline arguments at their defaults.")
         return train_gsm8k(
-            SFTTrainer,
+            SFTBaselineTrainer,
             script_args,
             training_args,
             model_args,
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None):
     else:
         dataset = pretraining_dataset(documents)
     return train_and_report(
-        SFTTrainer,
+        SFTBaselineTrainer,
         script_args,
         training_args,
         model_args,

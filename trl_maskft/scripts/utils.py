@@ -18,6 +18,7 @@ from ..data.sources import load_knowledge_source
 from ..formatting import system_turn
 from ..model_card import MethodModelCardMixin, chat_quick_start, complete_model_card, hub_dataset_id
 from ..models import resolve_model_path
+from ..run_folder import prepare_output_dir
 
 TASKS = ("knowledge", "gsm8k")
 HUB_HELP = (
@@ -68,6 +69,13 @@ class KnowledgeScriptArguments:
     )
     qa_max_items: int | None = field(
         default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
+    )
+    overwrite_run: bool = field(
+        default=False,
+        metadata={
+            "help": "Delete an earlier run's files in `output_dir` (checkpoints, model, tokenizer, model card, QA "
+            "files; nothing else) before training; without it such a folder is refused (see `trl_maskft.run_folder`)."
+        },
     )
 
     def __post_init__(self):
@@ -196,6 +204,7 @@ def train_and_report(
     push = training_args.push_to_hub
     push_checkpoints = push and training_args.hub_strategy != "end" and training_args.save_strategy != "no"
     training_args.push_to_hub = False  # the repo is created below, where a failure gets a clear message
+    prepare_output_dir(training_args, script_args.overwrite_run)  # before the model is loaded
     model_path = set_model_init_kwargs(training_args, model_args)
     eval_dataset = train_dataset if training_args.eval_strategy != "no" else None
     trainer = trainer_cls(
