@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
@@ -44,11 +44,11 @@ class SafeCheckpointsMixin:
 
     def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs):
         checkpoint = resolve_resume(resume_from_checkpoint, self.args.output_dir, self.args.world_size)
-        with self.preemption.catching_signals(announce=self.args.process_index == 0):
+        preemption = self.preemption in self.callback_handler.callbacks  # else signals keep their usual effect
+        with self.preemption.catching_signals(announce=self.args.process_index == 0) if preemption else nullcontext():
             output = super().train(resume_from_checkpoint=checkpoint, trial=trial, **kwargs)
-            if (
-                self.preemption.stopping_at is not None
-            ):  # stopped, but the Trainer saved nothing (`save_strategy: best`)
+            # Stopped, but the Trainer saved no checkpoint (`save_strategy: best`, an evaluation that did not improve)
+            if self.preemption.stopping_at is not None:
                 signum = self.preemption.signum
                 raise TrainingInterrupted(
                     f"Training stopped by {signal.Signals(signum).name} after step {self.state.global_step}, without "
