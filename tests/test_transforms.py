@@ -226,7 +226,7 @@ def test_sft_script_system_prompt_reaches_training_chats_and_questions(sft_recip
     text = qa.trainer.processing_class.decode(qa.trainer.train_dataset[0]["input_ids"])
     assert text.startswith("<|im_start|>system\nYou recall facts.<|im_end|>") and "Tell me a fact." in text
     assert qa.system_prompt == "You recall facts."
-    default = sft.main(["--config", sft_recipe()])
+    default = sft.main(["--config", sft_recipe(overwrite_run=True)])  # the same output_dir
     assert "You recall facts." not in default.trainer.processing_class.decode(
         default.trainer.train_dataset[0]["input_ids"]
     )

@@ -29,6 +29,7 @@ from .mask_token_check import check_mask_token_absent, named_splits
 from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
 from .masking import EVAL_STREAM, TRAIN_STREAM
 from .model_card import MethodModelCardMixin
+from .safe_checkpoints import SafeCheckpointsMixin
 
 PAPER = {
     "title": "Large Language Diffusion Models",
@@ -90,7 +91,7 @@ def prepare_remote_code(model_id: str, revision: str | None = None) -> None:
         make_loadable_on_transformers_5(get_class_from_dynamic_module(class_reference, model_id, revision=revision))
 
 
-class DiffusionSFTTrainer(MethodModelCardMixin, SFTTrainer):
+class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a masked-diffusion language model (LLaDA SFT).
 
     The data is prepared by `SFTTrainer` (prompt/completion, conversational or raw text). At every step, supervised

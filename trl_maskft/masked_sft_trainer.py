@@ -28,6 +28,7 @@ from .masked_sft_config import (
 )
 from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin
+from .safe_checkpoints import SafeCheckpointsMixin
 
 PAPER = {
     "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
@@ -130,7 +131,7 @@ class _MaskEpochCallback(TrainerCallback):
         self.collator.set_epoch(math.floor(state.epoch + 1e-6), state.num_train_epochs)
 
 
-class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
+class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
     Args:

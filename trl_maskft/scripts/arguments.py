@@ -47,6 +47,13 @@ class KnowledgeScriptArguments:
     qa_max_items: int | None = field(
         default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
     )
+    overwrite_run: bool = field(
+        default=False,
+        metadata={
+            "help": "Delete an earlier run's files in `output_dir` (checkpoints, model, tokenizer, model card, QA "
+            "files; nothing else) before training; without it such a folder is refused (see `trl_maskft.run_folder`)."
+        },
+    )
     qa_score: str = field(
         default="paper",
         metadata={

@@ -94,10 +94,10 @@ def finished_run(arm_dir: str, argv: list[str]) -> dict | None:
 
 
 def run_arm(arm: str, argv: list[str], arm_dir: str) -> float:
-    """Run one arm from scratch (its QA callback starts `qa_metrics.jsonl` afresh), write its done marker and return
-    its wall time in seconds."""
+    """Run one arm from scratch (deleting the files of an earlier run of it: `overwrite_run`), write its done marker
+    and return its wall time in seconds."""
     start = time.perf_counter()
-    importlib.import_module(f"trl_maskft.scripts.{arm}").main(argv)
+    importlib.import_module(f"trl_maskft.scripts.{arm}").main([*argv, "--overwrite_run", "true"])
     wall_time = time.perf_counter() - start
     with open(os.path.join(arm_dir, DONE_MARKER), "w") as f:
         json.dump({"argv": argv, "wall_time_s": wall_time}, f)

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None):
         sft_dataset(knowledge.documents, script_args.sft_prompt),
         knowledge_evaluation(script_args, knowledge, answerer),
         dataset_name=script_args.dataset_name,
+        overwrite_run=script_args.overwrite_run,
         recipe=recipe_path(argv),
     )
 

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None):
         knowledge.documents_dataset(),
         knowledge_evaluation(script_args, knowledge, system_prompt=system_prompt),
         dataset_name=script_args.dataset_name,
+        overwrite_run=script_args.overwrite_run,
         recipe=recipe,
     )
 

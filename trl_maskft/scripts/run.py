@@ -21,6 +21,7 @@ from ..fsdp_checks import check_fsdp2_sharding
 from ..hub import HubPublishing
 from ..model_card import write_model_card
 from ..models import resolve_model_path
+from ..run_folder import prepare_output_dir
 from ..tasks import get_task
 from ..tasks.callback import TaskEvalCallback
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
@@ -141,10 +142,14 @@ def train_and_report(
     dataset_name: str,
     recipe: str | None = None,
     method: str | None = None,
+    overwrite_run: bool = False,
 ) -> QAEvalCallback:
     """Train with the QA callback that `evaluation` adds asking along the way; save the model, its card (naming
     `recipe`, the data and, for trainers whose card does not, `method`) and the QA table to `output_dir`; then push
-    when asked (`HubPublishing`: a failed push ends the run with a message and exit status 1, everything saved)."""
+    when asked (`HubPublishing`: a failed push ends the run with a message and exit status 1, everything saved).
+    Before the model is loaded, `output_dir` must be writable and hold no earlier run, unless `overwrite_run` clears
+    it (`prepare_output_dir`)."""
+    prepare_output_dir(training_args, overwrite_run)
     hub = HubPublishing.take_over(training_args)
     trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset)
     qa = evaluation(trainer)
@@ -197,4 +202,5 @@ def train_task(
         dataset_name=source,
         recipe=recipe,
         method=method,
+        overwrite_run=script_args.overwrite_run,
     )

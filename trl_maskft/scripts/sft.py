@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trl import ModelConfig, SFTConfig, SFTTrainer
+from trl import ModelConfig, SFTConfig
 
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
 from ..parsing import RecipeParser
+from ..sft_trainer import SFTBaselineTrainer
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
 
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None):
                 f"`task: {task_args.task}` runs are regular SFT: leave the baseline arguments at their defaults."
             )
         return train_task(
-            SFTTrainer, task_args, script_args, training_args, model_args,
+            SFTBaselineTrainer, task_args, script_args, training_args, model_args,
             conversational=True, recipe=recipe, method=method,
         )  # fmt: skip
     knowledge = load_knowledge(
@@ -94,12 +95,13 @@ def main(argv: list[str] | None = None):
     else:
         dataset = pretraining_dataset(documents)
     return train_and_report(
-        SFTTrainer,
+        SFTBaselineTrainer,
         training_args,
         model_args,
         dataset,
         knowledge_evaluation(script_args, knowledge, system_prompt=baseline_args.system_prompt),
         dataset_name=script_args.dataset_name,
+        overwrite_run=script_args.overwrite_run,
         recipe=recipe,
         method=method,
     )

@@ -1,0 +1,97 @@
+"""`SafeCheckpointsMixin`: nothing lost to a checkpoint. Checkpoints appear whole or not at all, a resume starts from
+a complete checkpoint only (`resume_from_checkpoint: last` picks the newest complete one), and a SIGTERM or Ctrl-C
+stops training with a complete checkpoint (`trl_maskft.preemption`).
+
+Mixed into every trainer the scripts build (`MaskedSFTTrainer`, `DiffusionSFTTrainer`, `SFTBaselineTrainer`):
+
+```python
+class MyTrainer(SafeCheckpointsMixin, SFTTrainer): ...
+```
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from contextlib import contextmanager, nullcontext
+
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+
+from .checkpoints import STAGING_DIR, publish_checkpoint, resolve_resume
+from .preemption import PreemptionCallback, TrainingInterrupted
+
+
+class SafeCheckpointsMixin:
+    """Mixin for a `transformers.Trainer` subclass (put it before the Trainer class in the bases).
+
+    - `train(resume_from_checkpoint=...)` checks the checkpoint first (`trl_maskft.checkpoints.resolve_resume`): an
+      incomplete or damaged one is refused, naming what is missing and the last complete checkpoint; `True`,
+      "true" or "last" resume from the newest complete checkpoint in `output_dir`.
+    - Every process writes its files of a checkpoint into `output_dir/_checkpoint-staging/checkpoint-<step>`; once
+      all have, the main process renames it to `output_dir/checkpoint-<step>`, so a kill during a save leaves no
+      half checkpoint under a checkpoint's name. Then, as the Trainer does, the checkpoint is pushed to the Hub
+      (`hub_strategy`) and older ones rotated (`save_total_limit`, keeping `state.best_model_checkpoint`).
+    - `train` stops at the next step end after a SIGTERM or SIGINT, saves a checkpoint and raises
+      `TrainingInterrupted` (see `PreemptionCallback`, kept as `self.preemption`).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.preemption = PreemptionCallback()
+        self.add_callback(self.preemption)
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs):
+        checkpoint = resolve_resume(resume_from_checkpoint, self.args.output_dir, self.args.world_size)
+        preemption = self.preemption in self.callback_handler.callbacks  # else signals keep their usual effect
+        with self.preemption.catching_signals(announce=self.args.process_index == 0) if preemption else nullcontext():
+            output = super().train(resume_from_checkpoint=checkpoint, trial=trial, **kwargs)
+            # Stopped, but the Trainer saved no checkpoint (`save_strategy: best`, an evaluation that did not improve)
+            if self.preemption.stopping_at is not None:
+                signum = self.preemption.signum
+                raise TrainingInterrupted(
+                    f"Training stopped by {signal.Signals(signum).name} after step {self.state.global_step}, without "
+                    "a checkpoint of it (`save_strategy: best` saves improved checkpoints only); resume from the last "
+                    "checkpoint with `--resume_from_checkpoint last`.",
+                    signum,
+                    None,
+                )
+        return output
+
+    @contextmanager
+    def _writing_checkpoint_into(self, staging: str):
+        """Inside the block, `Trainer._save_checkpoint` writes into `staging` and neither pushes nor rotates."""
+        push_to_hub, limit = self.args.push_to_hub, self.args.save_total_limit
+        self._get_output_dir = lambda trial: staging
+        self.args.push_to_hub, self.args.save_total_limit = False, None
+        try:
+            yield
+        finally:
+            del self._get_output_dir
+            self.args.push_to_hub, self.args.save_total_limit = push_to_hub, limit
+
+    def _save_checkpoint(self, model, trial):
+        run_dir = self._get_output_dir(trial=trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staging = os.path.join(run_dir, STAGING_DIR)
+        staged, final = os.path.join(staging, name), os.path.join(run_dir, name)
+        if self.is_world_process_zero():  # left by a save that was killed
+            shutil.rmtree(staged, ignore_errors=True)
+        self.accelerator.wait_for_everyone()
+        with self._writing_checkpoint_into(staging):
+            super()._save_checkpoint(model, trial)
+        if self.state.best_model_checkpoint == staged:  # set by the Trainer when this checkpoint is the best
+            self.state.best_model_checkpoint = final
+            if self.args.should_save:
+                self.state.save_to_json(os.path.join(staged, TRAINER_STATE_NAME))
+        self.accelerator.wait_for_everyone()  # every process has written its files
+        if self.is_world_process_zero():
+            publish_checkpoint(staged, final)
+        self.accelerator.wait_for_everyone()
+        if self.is_local_process_zero() and os.path.isdir(staged):  # a node without the main process's filesystem
+            publish_checkpoint(staged, final)
+        if self.args.push_to_hub:
+            self._push_from_checkpoint(final)
+        if self.args.should_save:
+            rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True)
