@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+from trl import ModelConfig, SFTTrainer, TrlParser
 
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, training_documents
+from ..sft_config import BaselineSFTConfig
 from .gsm8k import train_gsm8k
 from .utils import KnowledgeScriptArguments, load_knowledge, recipe_path, sft_dataset, train_and_report
 
@@ -68,7 +69,7 @@ def baseline_method(args: BaselineArguments) -> str:
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, SFTConfig, ModelConfig, BaselineArguments))
+    return TrlParser((KnowledgeScriptArguments, BaselineSFTConfig, ModelConfig, BaselineArguments))
 
 
 def main(argv: list[str] | None = None):

@@ -18,6 +18,7 @@ from ..data.sources import load_knowledge_source
 from ..formatting import system_turn
 from ..model_card import MethodModelCardMixin, chat_quick_start, complete_model_card, hub_dataset_id
 from ..models import resolve_model_path
+from ..precision import warn_model_dtype
 
 TASKS = ("knowledge", "gsm8k")
 HUB_HELP = (
@@ -119,6 +120,7 @@ def set_model_init_kwargs(training_args, model_args: ModelConfig) -> str:
         "dtype": model_args.dtype,
     }
     training_args.model_init_kwargs = {**kwargs, **(training_args.model_init_kwargs or {})}
+    warn_model_dtype(training_args, training_args.model_init_kwargs["dtype"])
     return resolve_model_path(model_args.model_name_or_path)
 
 
