@@ -26,6 +26,8 @@ import time
 
 import torch
 
+from trl_maskft.precision import machine_header
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = ("sft", "masked_sft", "diffusion_sft")
 
@@ -68,13 +70,16 @@ def worker(arm: str, steps: int, num_people: int, batch_size: int) -> dict:
         "qa_items": len(qa.items),
         "qa_eval_s": qa_time,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mixed_precision": trainer.args.mixed_precision,
     }
 
 
 def report(results: list[dict], matmul: float) -> str:
     """Markdown table of the arms."""
+    precisions = sorted({r["mixed_precision"] for r in results})
     lines = [
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^3 {matmul / 1e9:.1f} GFLOP/s",
+        machine_header(precisions[0] if len(precisions) == 1 else "/".join(precisions)),
+        f"fp32 matmul 2048^3: {matmul / 1e9:.1f} GFLOP/s",
         "",
         "| arm | steps | tokens/s | step (s) | peak RSS (MiB) | QA eval (s) | achieved GFLOP/s | vs matmul |",
         "|---|---|---|---|---|---|---|---|",

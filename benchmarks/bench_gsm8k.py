@@ -15,7 +15,6 @@ import statistics
 import tempfile
 import time
 
-import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
@@ -23,6 +22,7 @@ from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
 from trl_maskft.data.transforms import to_conversational
 from trl_maskft.gsm8k import evaluate_gsm8k, gsm8k_qa_items, load_gsm8k
 from trl_maskft.models import resolve_model_path
+from trl_maskft.precision import machine_header
 
 
 class StepMeter(TrainerCallback):
@@ -49,6 +49,7 @@ def train(method: str, path: str, tokenizer, dataset, args, output_dir: str):
         num_train_epochs=1,
         per_device_train_batch_size=args.batch_size,
         use_cpu=True,
+        bf16=False,  # fp32
         report_to="none",
         save_strategy="no",
         logging_steps=10**6,
@@ -110,8 +111,9 @@ def main():
         )
         print(rows[-1], flush=True)
 
+    print(f"\n{machine_header('no')}")  # every method trains with bf16=False (see `train`)
     print(
-        f"\nmodel: {args.model}  threads: {torch.get_num_threads()}  batch: {args.batch_size}  "
+        f"model: {args.model}  batch: {args.batch_size}  "
         f"lr: {args.learning_rate}  eval: first {len(items)} test problems, {args.max_new_tokens} new tokens, greedy\n"
     )
     print("| method | train problems | steps | step time (s, median) | tokens/s | exact match (before -> after) | "
