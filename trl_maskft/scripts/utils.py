@@ -13,7 +13,7 @@ from transformers.utils.hub import hf_api
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
 from ..callbacks import AnswerFn, QAEvalCallback
-from ..data import KnowledgeData
+from ..data import KnowledgeData, balanced_qa_sample
 from ..data.sources import load_knowledge_source
 from ..formatting import system_turn
 from ..model_card import MethodModelCardMixin, chat_quick_start, complete_model_card, hub_dataset_id
@@ -68,7 +68,11 @@ class KnowledgeScriptArguments:
         default=None, metadata={"help": "Ask the QA items after exactly these epochs (0 = before training)."}
     )
     qa_max_items: int | None = field(
-        default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
+        default=None,
+        metadata={
+            "help": "Ask only N QA items, balanced over direction and group and drawn with `dataset_seed` (the same "
+            "questions for every training seed); GSM8K: the first N test questions."
+        },
     )
 
     def __post_init__(self):
@@ -219,7 +223,9 @@ def train_and_report(
                 "the end of training (a failed push then keeps everything saved locally)."
             ) from error
         training_args.push_to_hub = True  # the Trainer pushes the checkpoints as it saves them
-    items = knowledge.qa[: script_args.qa_max_items] if script_args.qa_max_items else knowledge.qa
+    items = knowledge.qa
+    if script_args.qa_max_items:  # the same questions for every training seed: drawn with the dataset's seed
+        items = balanced_qa_sample(items, script_args.qa_max_items, seed=script_args.dataset_seed)
     qa = qa_callback(
         trainer,
         items,
