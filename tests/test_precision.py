@@ -107,3 +107,14 @@ def test_cpu_flags_and_description(monkeypatch):
     monkeypatch.delattr(torch.cpu, "get_capabilities")
     monkeypatch.setattr(precision, "_proc_cpuinfo_flags", lambda: {"fpu", "avx2", "amx_bf16"})
     assert cpu_flags() == ("avx2", "amx_bf16") and precision.has_native_bf16()
+
+
+def test_a_run_is_on_the_cpu_when_asked_or_without_an_accelerator(monkeypatch):
+    monkeypatch.delenv("ACCELERATE_USE_CPU", raising=False)
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    assert precision.runs_on_cpu(True) and not precision.runs_on_cpu(False)
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")  # what `accelerate launch` sets for a `use_cpu: true` config
+    assert precision.runs_on_cpu(False)
+    monkeypatch.delenv("ACCELERATE_USE_CPU")
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    assert precision.runs_on_cpu(False)

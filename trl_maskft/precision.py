@@ -78,13 +78,16 @@ def cpu_description() -> str:
     return f"{cpu_model()} ({' '.join(('+' if flag in present else '-') + flag for flag in CPU_FLAGS)})"
 
 
-def machine_header(mixed_precision: str = "no") -> str:
-    """One line for benchmark output: the CPU and its flags, torch and its threads, and the precision (a
+def machine_header(mixed_precision: str | None = None) -> str:
+    """One line for benchmark output: the CPU and its flags, torch and its threads, and the precision where given (a
     `TrainingArguments.mixed_precision` value: "no" is fp32)."""
-    return (
-        f"CPU: {cpu_description()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"precision: {AUTOCAST_NAMES.get(mixed_precision, mixed_precision)}"
-    )
+    line = f"CPU: {cpu_description()}; torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return line if mixed_precision is None else f"{line}; precision: {autocast_name(mixed_precision)}"
+
+
+def autocast_name(mixed_precision: str) -> str:
+    """What a `TrainingArguments.mixed_precision` value trains in: "fp32 (no autocast)", "bf16 autocast"..."""
+    return AUTOCAST_NAMES.get(mixed_precision, mixed_precision)
 
 
 def runs_on_cpu(use_cpu: bool) -> bool:
@@ -171,5 +174,5 @@ class PrecisionMixin:
         if self.process_index == 0:
             if choice.warning:
                 logger.warning(choice.warning)
-            print(f"Precision: {AUTOCAST_NAMES.get(self.mixed_precision, self.mixed_precision)}: {choice.reason}")
+            print(f"Precision: {autocast_name(self.mixed_precision)}: {choice.reason}")
         warn_model_dtype(self, (self.model_init_kwargs or {}).get("dtype"))
