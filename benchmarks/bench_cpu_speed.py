@@ -82,7 +82,7 @@ def qa_costs(recipe: str, args) -> list[str]:
     with tempfile.TemporaryDirectory() as out:
         trainer, script_args, items = build(recipe, [], out, 1)
         lines, epochs = [], trainer.args.num_train_epochs
-        for batch_size in dict.fromkeys([script_args.qa_batch_size, len(items)]):
+        for batch_size in dict.fromkeys([min(script_args.qa_batch_size, len(items)), len(items)]):
             qa = QAEvalCallback(
                 trainer, items, script_args.qa_max_new_tokens, batch_size, system_prompt=trainer.args.system_prompt
             )
@@ -111,7 +111,7 @@ def table_row(run: dict) -> list[str]:
         f"{run['achieved_flops'] / run['fp32_matmul_flops']:.2f}",
         f"{run['fp32_matmul_flops'] / 1e9:.1f}",
         "-" if bf16 is None else f"{bf16 / 1e9:.1f}",
-        f"{run['vs_base']:.2f}x",
+        "-" if run["vs_base"] is None else f"{run['vs_base']:.2f}x",
     ]
 
 
@@ -146,7 +146,7 @@ def main():
         for variant, run in best.items():
             run.update(variant=variant, threads=threads, fp32_matmul_flops=fp32, bf16_matmul_flops=bf16)
             run["achieved_flops"] = 6 * run["params"] * run["tokens"] / run["step_s"]
-            run["vs_base"] = best["base"]["step_s"] / run["step_s"] if "base" in best else float("nan")
+            run["vs_base"] = best["base"]["step_s"] / run["step_s"] if "base" in best else None
             results.append(run)
     header = ["variant", "threads", "precision", "tokens/step", "step (s)", "tokens/s", "achieved GFLOP/s",
               "of fp32 matmul", "fp32 matmul GFLOP/s", "bf16 matmul GFLOP/s", "vs base"]  # fmt: skip

@@ -147,7 +147,7 @@ def test_unknown_recipe_key_is_an_error(tmp_path):
 
 
 def test_cpu_recipes_state_their_precision():
-    """A CPU recipe without `bf16` would leave the precision to the hardware check; every one says fp32 outright."""
+    """Every CPU recipe states its precision, `bf16: false` (fp32), instead of leaving it to a default."""
     cpu_recipes = []
     for recipe in RECIPES:
         with open(recipe) as f:
