@@ -26,13 +26,15 @@ import time
 
 import torch
 
+from trl_maskft.precision import autocast_name, machine_header
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = ("sft", "masked_sft", "diffusion_sft")
 
 
-def matmul_flops(n: int = 2048, repeats: int = 5) -> float:
-    """Best FLOP/s of an ``n x n`` fp32 matrix product."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_flops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Best FLOP/s of an ``n x n`` matrix product in `dtype` (fp32 by default) on torch's current threads."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.matmul(a, b)  # warm-up
     best = float("inf")
     for _ in range(repeats):
@@ -68,13 +70,16 @@ def worker(arm: str, steps: int, num_people: int, batch_size: int) -> dict:
         "qa_items": len(qa.items),
         "qa_eval_s": qa_time,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mixed_precision": trainer.args.mixed_precision,
     }
 
 
 def report(results: list[dict], matmul: float) -> str:
     """Markdown table of the arms."""
+    precisions = sorted({r["mixed_precision"] for r in results})
     lines = [
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^3 {matmul / 1e9:.1f} GFLOP/s",
+        f"{machine_header()}; precision: {', '.join(map(autocast_name, precisions))}",
+        f"fp32 matmul 2048^3: {matmul / 1e9:.1f} GFLOP/s",
         "",
         "| arm | steps | tokens/s | step (s) | peak RSS (MiB) | QA eval (s) | achieved GFLOP/s | vs matmul |",
         "|---|---|---|---|---|---|---|---|",

@@ -29,6 +29,7 @@ from trl_maskft.diffusion_sft_config import DiffusionSFTConfig
 from trl_maskft.diffusion_sft_trainer import DiffusionSFTTrainer
 from trl_maskft.generation import chat_prompts, greedy_config
 from trl_maskft.models import resolve_model_path
+from trl_maskft.precision import machine_header
 
 MASK = "<|mask|>"
 
@@ -113,7 +114,8 @@ def main():
             )  # fmt: skip
             times["diffusion"] += step_times(diffusion)
     plain_time, diffusion_time = statistics.median(times["plain"]), statistics.median(times["diffusion"])
-    print(f"model: {args.model}  batch {args.batch_size}  threads {torch.get_num_threads()}  "
+    print(machine_header(plain.args.mixed_precision))
+    print(f"model: {args.model}  batch {args.batch_size}  "
           f"median of {len(times['plain'])} steps each ({args.repeats} alternating runs)")  # fmt: skip
     print(f"plain SFT step     : {plain_time:7.3f} s")
     print(f"diffusion SFT step : {diffusion_time:7.3f} s  ({diffusion_time / plain_time:.2f}x plain; target <= 1.1x)")

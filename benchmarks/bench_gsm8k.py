@@ -15,7 +15,6 @@ import statistics
 import tempfile
 import time
 
-import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
@@ -24,6 +23,7 @@ from trl_maskft.answering import GreedyAnswerer
 from trl_maskft.data.transforms import to_conversational
 from trl_maskft.generation import greedy_config
 from trl_maskft.models import resolve_model_path
+from trl_maskft.precision import machine_header
 from trl_maskft.tasks import GSM8K
 from trl_maskft.tasks.callback import evaluate_task
 from trl_maskft.tasks.gsm8k import load_gsm8k
@@ -53,6 +53,7 @@ def train(method: str, path: str, tokenizer, dataset, args, output_dir: str):
         num_train_epochs=1,
         per_device_train_batch_size=args.batch_size,
         use_cpu=True,
+        bf16=False,  # fp32
         report_to="none",
         save_strategy="no",
         logging_steps=10**6,
@@ -115,8 +116,9 @@ def main():
         )
         print(rows[-1], flush=True)
 
+    print(f"\n{machine_header('no')}")  # every method trains with bf16=False (see `train`)
     print(
-        f"\nmodel: {args.model}  threads: {torch.get_num_threads()}  batch: {args.batch_size}  "
+        f"model: {args.model}  batch: {args.batch_size}  "
         f"lr: {args.learning_rate}  eval: first {len(items)} test problems, {args.max_new_tokens} new tokens, greedy\n"
     )
     print("| method | train problems | steps | step time (s, median) | tokens/s | exact match (before -> after) | "

@@ -22,6 +22,7 @@ from trl_maskft import GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEval
 from trl_maskft.data import build_people_dataset
 from trl_maskft.generation import greedy_config
 from trl_maskft.models import resolve_model_path
+from trl_maskft.precision import machine_header
 
 
 class StepTimer(TrainerCallback):
@@ -67,6 +68,7 @@ def main():
         save_strategy="no",
         report_to="none",
         use_cpu=True,
+        bf16=False,  # fp32: bf16 autocast only with --bf16 (worth it only with AVX512-BF16/AMX)
         logging_steps=10**6,
         seed=0,
         dataloader_drop_last=True,
@@ -107,10 +109,8 @@ def main():
         timed_steps = args.steps - 1
         plain_tps = tokens_per_step * timed_steps / min(times["plain"])
         masked_tps = tokens_per_step * timed_steps / min(times["masked"])
-        print(
-            f"model: {args.model}  batch {args.batch_size}  steps timed {timed_steps} x {args.repeats} repeats  "
-            f"threads {torch.get_num_threads()}"
-        )
+        print(machine_header(masked.args.mixed_precision))
+        print(f"model: {args.model}  batch {args.batch_size}  steps timed {timed_steps} x {args.repeats} repeats")
         print(f"padding fraction of collated batches: {1 - real / total:.3f}")
         print(f"plain SFT  : {plain_tps:8.1f} tokens/s")
         print(f"masked SFT : {masked_tps:8.1f} tokens/s  ({masked_tps / plain_tps:.3f}x plain; target >= 0.95x)")

@@ -15,7 +15,9 @@ from trl_maskft.generation import greedy_config
 
 def main(out_dir):
     tokenizer = make_tiny_tokenizer()
-    args = MaskedSFTConfig(output_dir=out_dir, per_device_train_batch_size=1, report_to="none", use_cpu=True)
+    args = MaskedSFTConfig(
+        output_dir=out_dir, per_device_train_batch_size=1, report_to="none", use_cpu=True, bf16=False
+    )
     docs = Dataset.from_dict({"text": ["Alice Thornbury is the painter of a glass bridge."] * 2})
     trainer = MaskedSFTTrainer(
         model=talkative_model(tokenizer), args=args, train_dataset=docs, processing_class=tokenizer

@@ -25,6 +25,7 @@ def config(tmp_path, **overrides):
         save_strategy="no",
         report_to="none",
         use_cpu=True,
+        bf16=False,
         seed=0,
         max_length=256,
     )

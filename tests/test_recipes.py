@@ -144,3 +144,16 @@ def test_unknown_recipe_key_is_an_error(tmp_path):
     bad.write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match="evaluation_strategy"):
         parser_for(recipe).parse_args_and_config(["--config", str(bad), *CPU])
+
+
+def test_cpu_recipes_state_their_precision():
+    """Every CPU recipe states its precision, `bf16: false` (fp32), instead of leaving it to a default."""
+    cpu_recipes = []
+    for recipe in RECIPES:
+        with open(recipe) as f:
+            config = yaml.safe_load(f)
+        if config.get("use_cpu"):
+            cpu_recipes.append(recipe)
+            assert config.get("bf16") is False, f"{recipe}: a CPU recipe must set `bf16: false` (fp32) explicitly"
+            assert not config.get("fp16"), f"{recipe}: fp16 does not run on a CPU"
+    assert cpu_recipes

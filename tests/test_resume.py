@@ -146,4 +146,6 @@ def test_best_mid_epoch_checkpoint_by_another_metric_gets_its_own_qa_row(tmp_pat
 def test_persistent_workers_are_refused(tmp_path):
     # they would keep the collator of the first epoch, and with it its masks
     with pytest.raises(ValueError, match="dataloader_persistent_workers=False"):
-        MaskedSFTConfig(str(tmp_path), dataloader_num_workers=1, dataloader_persistent_workers=True, use_cpu=True)
+        MaskedSFTConfig(
+            str(tmp_path), dataloader_num_workers=1, dataloader_persistent_workers=True, use_cpu=True, bf16=False
+        )

@@ -10,8 +10,10 @@ from .diffusion_sft_trainer import DiffusionSFTTrainer
 from .masked_sft_config import MaskedSFTConfig
 from .masked_sft_trainer import MaskedSFTTrainer
 from .sampling import diffusion_generate
+from .sft_config import BaselineSFTConfig
 
 __all__ = [
+    "BaselineSFTConfig",
     "DataCollatorForMaskedSFT",
     "DiffusionAnswerer",
     "DiffusionSFTConfig",

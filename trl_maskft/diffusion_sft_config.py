@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from trl import SFTConfig
 
 from .diffusion import LOSS_NORMALIZATIONS, T_SCOPES
+from .precision import PrecisionMixin
 
 
 @dataclass
-class DiffusionSFTConfig(SFTConfig):
+class DiffusionSFTConfig(PrecisionMixin, SFTConfig):
     r"""
     Configuration class for the [`DiffusionSFTTrainer`]: masked-diffusion SFT as in LLaDA (arXiv 2502.09992).
 
@@ -19,6 +20,10 @@ class DiffusionSFTConfig(SFTConfig):
     t ~ U(`t_min`, `t_max`) drawn afresh at every step; the model recovers the masked tokens from the whole
     (bidirectional) context, each weighted by 1 / p. The prompt is never masked: for `messages` data the trainer turns
     on `assistant_only_loss`. See `docs/diffusion.md`.
+
+    Precision comes from the hardware (`trl_maskft.precision`): on a CPU, bf16 autocast only where `bf16: true` asks
+    for it (with a warning where the CPU has no native bf16 matmuls) and `fp16` refused; accelerator runs keep TRL's
+    default (bf16 unless `fp16`). The run prints the precision it chose.
 
     Parameters:
         mask_token (`str`, *optional*):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from trl import SFTConfig
 
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
+from .precision import PrecisionMixin
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
 DOCUMENT_RESPONSE_PREFIX = "Here is the recovered text:\n"
@@ -14,7 +15,7 @@ COMPLETION_INSTRUCTION = "Question:\n{prompt}\nAnswer:\n{masked}\nReturn the rec
 
 
 @dataclass
-class MaskedSFTConfig(SFTConfig):
+class MaskedSFTConfig(PrecisionMixin, SFTConfig):
     r"""
     Configuration class for the [`MaskedSFTTrainer`] (arXiv 2510.09885).
 
@@ -22,6 +23,10 @@ class MaskedSFTConfig(SFTConfig):
     fraction t of its tokens replaced by the mask token plus an instruction; the assistant turn is a response prefix
     followed by the original document. For prompt/completion data the completion is masked inside
     ``Question:\n{prompt}\nAnswer:\n{masked}``. Masks are drawn afresh at every step.
+
+    Precision comes from the hardware (`trl_maskft.precision`): on a CPU, bf16 autocast only where `bf16: true` asks
+    for it (with a warning where the CPU has no native bf16 matmuls) and `fp16` refused; accelerator runs keep TRL's
+    default (bf16 unless `fp16`). The run prints the precision it chose.
 
     Parameters:
         mask_token (`str`, *optional*, defaults to `"[]"`):

@@ -6,6 +6,7 @@ from .masked_arllm import load_masked_arllm
 from .name_description import load_name_description
 from .people import Person, build_people_dataset, generate_people, person_paraphrases
 from .qa_io import load_documents, load_paraphrases_jsonl, load_qa_jsonl, save_qa_jsonl
+from .sampling import balanced_qa_sample
 from .schema import DIRECTIONS, KnowledgeData, QAItem
 from .sources import load_knowledge_source
 from .transforms import reverse_words, training_documents
@@ -16,6 +17,7 @@ __all__ = [
     "KnowledgeData",
     "Person",
     "QAItem",
+    "balanced_qa_sample",
     "build_biographies_dataset",
     "build_people_dataset",
     "generate_biographies",

@@ -45,7 +45,11 @@ class KnowledgeScriptArguments:
         default=None, metadata={"help": "Ask the QA items after exactly these epochs (0 = before training)."}
     )
     qa_max_items: int | None = field(
-        default=None, metadata={"help": "Ask only the first N QA items (GSM8K: the first N test questions)."}
+        default=None,
+        metadata={
+            "help": "Ask only N QA items, balanced over direction and group and drawn with `dataset_seed` (the same "
+            "questions for every training seed); GSM8K: the first N test questions."
+        },
     )
     overwrite_run: bool = field(
         default=False,

@@ -14,13 +14,14 @@ from trl import ModelConfig, get_peft_config, get_quantization_config
 from ..answering import Answerer
 from ..best_epoch import BestEpochCallback
 from ..callbacks import QAEvalCallback
-from ..data import KnowledgeData
+from ..data import KnowledgeData, balanced_qa_sample
 from ..data.sources import load_knowledge_source
 from ..data.transforms import to_conversational
 from ..fsdp_checks import check_fsdp2_sharding
 from ..hub import HubPublishing
 from ..model_card import write_model_card
 from ..models import resolve_model_path
+from ..precision import warn_model_dtype
 from ..run_folder import prepare_output_dir
 from ..tasks import get_task
 from ..tasks.callback import TaskEvalCallback
@@ -73,9 +74,11 @@ def knowledge_evaluation(
     answerer: Answerer | None = None,
     system_prompt: str | None = None,
 ) -> Evaluation:
-    """The QA callback of a knowledge run: the first `qa_max_items` QA items, asked on the script's schedule, answered
-    by `answerer` (by default greedily, `KnowledgeScriptArguments.greedy_answerer`)."""
-    items = knowledge.qa[: script_args.qa_max_items] if script_args.qa_max_items else knowledge.qa
+    """The QA callback of a knowledge run: `qa_max_items` QA items (`balanced_qa_sample`; all without it), asked on
+    the script's schedule, answered by `answerer` (by default greedily, `KnowledgeScriptArguments.greedy_answerer`)."""
+    items = knowledge.qa
+    if script_args.qa_max_items:  # the same questions for every training seed: drawn with the dataset's seed
+        items = balanced_qa_sample(items, script_args.qa_max_items, seed=script_args.dataset_seed)
     answerer = answerer or script_args.greedy_answerer()
     schedule = script_args.qa_schedule()
     return qa_evaluation(
@@ -94,6 +97,7 @@ def set_model_init_kwargs(training_args, model_args: ModelConfig) -> str:
         "dtype": model_args.dtype,
     }
     training_args.model_init_kwargs = {**kwargs, **(training_args.model_init_kwargs or {})}
+    warn_model_dtype(training_args, training_args.model_init_kwargs["dtype"])
     return resolve_model_path(model_args.model_name_or_path)
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trl import ModelConfig, SFTConfig
+from trl import ModelConfig
 
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
 from ..parsing import RecipeParser
+from ..sft_config import BaselineSFTConfig
 from ..sft_trainer import SFTBaselineTrainer
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
@@ -70,7 +71,7 @@ def baseline_method(args: BaselineArguments) -> str:
 
 
 def make_parser() -> RecipeParser:
-    return RecipeParser((KnowledgeScriptArguments, TaskArguments, SFTConfig, ModelConfig, BaselineArguments))
+    return RecipeParser((KnowledgeScriptArguments, TaskArguments, BaselineSFTConfig, ModelConfig, BaselineArguments))
 
 
 def main(argv: list[str] | None = None):
