@@ -27,6 +27,7 @@ from .masked_sft_config import (
 )
 from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin, chat_quick_start
+from .packing import CHAT_FIELDS, check_padding_free_model, pack_chat_dataset
 
 PAPER = {
     "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
@@ -124,6 +125,19 @@ class _MaskEpochCallback(TrainerCallback):
         self.collator.set_epoch(math.floor(state.epoch + 1e-6), state.num_train_epochs)
 
 
+@contextmanager
+def _packing_left_to_our_collator(args: MaskedSFTConfig):
+    """Shows `SFTTrainer.__init__` `packing` and `padding_free` off: with them on it would refuse a custom collator
+    and want to pack and collate itself, while here the datasets are packed already and the masking collator
+    collates padding-free."""
+    settings = args.packing, args.padding_free
+    args.packing = args.padding_free = False
+    try:
+        yield
+    finally:
+        args.packing, args.padding_free = settings
+
+
 class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
@@ -168,14 +182,17 @@ class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
         mask_token_id = resolve_mask_token_id(processing_class, args.mask_token, args.mask_token_id)
 
         kind = data_kind(train_dataset, args.dataset_text_field)
-        train_dataset = tokenize_for_masking(train_dataset, processing_class, args, args.dataset_num_proc)
+        eval_packing = args.packing if args.eval_packing is None else args.eval_packing
+
+        def prepare(dataset, packing):
+            dataset = tokenize_for_masking(dataset, processing_class, args, args.dataset_num_proc)
+            return pack_chat_dataset(dataset, args.max_length, args.dataset_num_proc) if packing else dataset
+
+        train_dataset = prepare(train_dataset, args.packing)
         if isinstance(eval_dataset, dict):
-            eval_dataset = {
-                k: tokenize_for_masking(v, processing_class, args, args.dataset_num_proc)
-                for k, v in eval_dataset.items()
-            }
+            eval_dataset = {k: prepare(v, eval_packing) for k, v in eval_dataset.items()}
         elif eval_dataset is not None:
-            eval_dataset = tokenize_for_masking(eval_dataset, processing_class, args, args.dataset_num_proc)
+            eval_dataset = prepare(eval_dataset, eval_packing)
 
         self.mask_token_id = mask_token_id
         collator = DataCollatorForMaskedSFT(
@@ -190,21 +207,27 @@ class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
             loss_on=args.loss_on or ("masked" if kind == "completion" else "all"),
             pad_to_multiple_of=args.pad_to_multiple_of,
             word_start_ids=word_start_token_ids(processing_class) if args.mask_unit == "word" else None,
+            padding_free=args.padding_free or args.packing,
         )
         # Evaluation masks come from their own stream: the same at every evaluation, unlike any training mask
-        self.eval_data_collator = dataclasses.replace(collator, stream=EVAL_STREAM)
+        self.eval_data_collator = dataclasses.replace(
+            collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing
+        )
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
         callbacks = [*(kwargs.pop("callbacks", None) or []), _MaskEpochCallback(collator)]
-        super().__init__(
-            model,
-            args=args,
-            data_collator=collator,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            processing_class=processing_class,
-            callbacks=callbacks,
-            **kwargs,
-        )
+        with _packing_left_to_our_collator(args):
+            super().__init__(
+                model,
+                args=args,
+                data_collator=collator,
+                train_dataset=train_dataset,
+                eval_dataset=eval_dataset,
+                processing_class=processing_class,
+                callbacks=callbacks,
+                **kwargs,
+            )
+        if self.eval_data_collator.padding_free:
+            check_padding_free_model(self.model)
 
     @contextmanager
     def _collating_for_eval(self):
@@ -224,7 +247,7 @@ class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
 
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:
-            self._signature_columns = ["input_ids", "labels", "span_start", "twin_start", "span_length", "idx"]
+            self._signature_columns = ["input_ids", "labels", "seq_lengths", *CHAT_FIELDS]
 
     def card_quick_start(self):
         return chat_quick_start
