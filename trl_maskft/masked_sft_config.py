@@ -104,6 +104,21 @@ class MaskedSFTConfig(SFTConfig):
     mask_unit: str = field(
         default="token", metadata={"help": "Mask single tokens or whole words.", "choices": list(MASK_UNITS)}
     )
+    # TRL's options, with what they mean for reconstruction chats
+    packing: bool = field(
+        default=False,
+        metadata={
+            "help": "Pack whole reconstruction chats into rows of at most `max_length` tokens (best-fit decreasing; "
+            "implies `padding_free`); `per_device_train_batch_size` then counts rows."
+        },
+    )
+    padding_free: bool = field(
+        default=False,
+        metadata={
+            "help": "Concatenate each batch's whole chats into one row, position ids restarting per chat and no "
+            "attention mask (SDPA, eager, flex or flash attention); the loss equals the padded batch's."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
