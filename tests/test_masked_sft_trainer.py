@@ -208,8 +208,7 @@ def test_tokenizer_without_chat_template_is_refused(tmp_path, tiny_model, tiny_t
 @pytest.mark.parametrize(
     "overrides,match",
     [
-        ({"packing": True}, "packing"),
-        ({"padding_free": True}, "packing"),
+        ({"packing": True, "packing_strategy": "wrapped"}, "whole chats only"),
         ({"mask_ratio_min": 0.0}, "strictly between 0 and 1"),
         ({"mask_ratio_max": 1.0}, "strictly between 0 and 1"),
         ({"mask_ratio_min": 0.8, "mask_ratio_max": 0.2}, "larger than"),

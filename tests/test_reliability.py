@@ -345,7 +345,9 @@ CLEAR_CASES = {
     "mask_ratio_scope": ("masked_sft", {"mask_ratio_scope": "row"}, {}, ValueError, "`mask_ratio_scope` must be one"),
     "mask_unit": ("masked_sft", {"mask_unit": "char"}, {}, ValueError, "`mask_unit` must be one of"),
     "loss_on": ("masked_sft", {"loss_on": "prompt"}, {}, ValueError, "`loss_on` must be 'all' or 'masked'"),
-    "packing": ("masked_sft", {"packing": True}, {}, ValueError, "does not support `packing` or `padding_free`"),
+    "packing wrapped": (
+        "masked_sft", {"packing": True, "packing_strategy": "wrapped"}, {}, ValueError, "would split a reconstruction",
+    ),
     "assistant_only_loss": ("masked_sft", {"assistant_only_loss": True}, {}, ValueError, "does not apply to masked"),
     "persistent workers": (
         "masked_sft", {"dataloader_persistent_workers": True, "dataloader_num_workers": 1}, {}, ValueError,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from trl.trainer.utils import pad
+from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from .formatting import IGNORE_INDEX
 from .masking import (
@@ -23,6 +23,7 @@ from .masking import (
     example_rng,
     sample_ratio,
 )
+from .packing import unpack_chats
 
 LOSS_ON = ("all", "masked")
 
@@ -38,6 +39,12 @@ class DataCollatorForMaskedSFT:
     word), whole words are masked instead of single tokens (``mask_unit="word"``; the paper masks tokens). With
     ``stream=EVAL_STREAM`` (evaluation; never ``set_epoch``-ed) the masks are the same at every evaluation and unlike
     any training mask, and ``linear`` ratios are drawn uniformly from the schedule's range.
+
+    With ``padding_free=True`` the masked chats of a batch are concatenated into one row with ``position_ids``
+    restarting at 0 for each chat and no attention mask (TRL's padding-free collation), so that the model attends
+    within each chat only; each chat is masked exactly as in a padded batch. Rows packed by
+    ``trl_maskft.packing.pack_chat_dataset`` (several chats each) are split into their chats first and need
+    ``padding_free``. The batch ratio (``ratio_scope="batch"``) is shared by every chat of the batch.
     """
 
     pad_token_id: int
@@ -51,6 +58,7 @@ class DataCollatorForMaskedSFT:
     loss_on: str = "all"
     pad_to_multiple_of: int | None = None
     word_start_ids: frozenset[int] | None = None
+    padding_free: bool = False
     stream: int = TRAIN_STREAM
     epoch: int = field(default=0, init=False)
     progress: float = field(default=0.0, init=False)
@@ -97,19 +105,16 @@ class DataCollatorForMaskedSFT:
                 labels[twin + int(offset)] = example["input_ids"][twin + int(offset)]
         return input_ids, labels
 
-    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        if "seq_lengths" in rows[0] and not self.padding_free:
+            raise ValueError("Packed rows hold several chats and need padding-free collation: set `padding_free`.")
+        examples = [chat for row in rows for chat in unpack_chats(row)]
         ratio = None
         if self.ratio_scope == "batch":
             # One ratio for the whole batch, keyed on its smallest row index (distinct across ranks and steps).
             ratio = self._ratio(self._rng(min(int(e["idx"]) for e in examples), RATIO_DRAW))
         masked = [self.mask_example(example, ratio) for example in examples]
-        input_ids = [torch.tensor(ids) for ids, _ in masked]
-
-        def padded(tensors, value):
-            return pad(tensors, padding_value=value, padding_side="right", pad_to_multiple_of=self.pad_to_multiple_of)
-
-        return {
-            "input_ids": padded(input_ids, self.pad_token_id),
-            "attention_mask": padded([torch.ones_like(ids) for ids in input_ids], 0),
-            "labels": padded([torch.tensor(labels) for _, labels in masked], IGNORE_INDEX),
-        }
+        collate = DataCollatorForLanguageModeling(
+            pad_token_id=self.pad_token_id, padding_free=self.padding_free, pad_to_multiple_of=self.pad_to_multiple_of
+        )
+        return collate([{"input_ids": ids, "labels": labels} for ids, labels in masked])

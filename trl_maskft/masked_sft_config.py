@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from trl import SFTConfig
 
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
+from .packing import check_packing_options
 from .precision import PrecisionMixin
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
@@ -63,6 +64,18 @@ class MaskedSFTConfig(PrecisionMixin, SFTConfig):
         mask_unit (`str`, *optional*, defaults to `"token"`):
             Mask single tokens (`"token"`, the paper) or whole words (`"word"`: t of the words, each with all its
             tokens; a word starts at a token that begins with whitespace).
+
+    Padding-free batches and packing (TRL's `padding_free`, `packing`, `packing_strategy`, `eval_packing`) keep every
+    reconstruction chat whole and masked exactly as in a padded batch:
+
+    - `padding_free=True`: the `per_device_train_batch_size` chats of a batch are concatenated into one row, with
+      `position_ids` restarting at 0 for each chat and no attention mask, so the model attends within each chat only
+      (SDPA, eager and flex attention derive the block-diagonal mask from the position ids; flash-attention reads the
+      chat boundaries). The loss is the padded batch's loss.
+    - `packing=True` (implies `padding_free`; `packing_strategy` must be `"bfd"`, since `"wrapped"` and `"bfd_split"`
+      would cut chats): whole chats are packed into rows of at most `max_length` tokens by best-fit decreasing, and
+      `per_device_train_batch_size` counts packed rows, as in TRL. A chat is never cut by packing; `max_length` still
+      bounds each chat at tokenization, which cuts the document from its end in both copies.
     """
 
     mask_token: str | None = field(default="[]", metadata={"help": "Mask string; must be exactly one token."})
@@ -103,15 +116,25 @@ class MaskedSFTConfig(PrecisionMixin, SFTConfig):
     mask_unit: str = field(
         default="token", metadata={"help": "Mask single tokens or whole words.", "choices": list(MASK_UNITS)}
     )
+    # TRL's options, with what they mean for reconstruction chats
+    packing: bool = field(
+        default=False,
+        metadata={
+            "help": "Pack whole reconstruction chats into rows of at most `max_length` tokens (best-fit decreasing; "
+            "implies `padding_free`); `per_device_train_batch_size` then counts rows."
+        },
+    )
+    padding_free: bool = field(
+        default=False,
+        metadata={
+            "help": "Concatenate each batch's whole chats into one row, position ids restarting per chat and no "
+            "attention mask (SDPA, eager, flex or flash attention); the loss equals the padded batch's."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
-        if self.packing or self.padding_free:
-            raise ValueError(
-                "Masked SFT does not support `packing` or `padding_free`: every example must stay a whole "
-                "reconstruction chat whose masks are drawn at collation time. Set `packing=False` and "
-                "`padding_free=False`."
-            )
+        check_packing_options(self)
         if self.assistant_only_loss:
             raise ValueError(
                 "`assistant_only_loss` does not apply to masked SFT, which sets its own labels (see `loss_on`)."

@@ -19,7 +19,7 @@ from .formatting import (
     resolve_mask_token_id,
     tokenize_reconstruction,
 )
-from .mask_token_check import check_mask_token_absent, named_splits
+from .mask_token_check import check_mask_token_absent
 from .masked_sft_config import (
     COMPLETION_INSTRUCTION,
     DOCUMENT_INSTRUCTION,
@@ -28,6 +28,7 @@ from .masked_sft_config import (
 )
 from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin
+from .packing import CHAT_FIELDS, check_padding_free_model, pack_chat_dataset
 from .safe_checkpoints import SafeCheckpointsMixin
 
 PAPER = {
@@ -131,6 +132,19 @@ class _MaskEpochCallback(TrainerCallback):
         self.collator.set_epoch(math.floor(state.epoch + 1e-6), state.num_train_epochs)
 
 
+@contextmanager
+def _packing_left_to_our_collator(args: MaskedSFTConfig):
+    """Shows `SFTTrainer.__init__` `packing` and `padding_free` off: with them on it would refuse a custom collator
+    and want to pack and collate itself, while here the datasets are packed already and the masking collator
+    collates padding-free."""
+    settings = args.packing, args.padding_free
+    args.packing = args.padding_free = False
+    try:
+        yield
+    finally:
+        args.packing, args.padding_free = settings
+
+
 class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
@@ -175,15 +189,22 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
         mask_token_id = resolve_mask_token_id(processing_class, args.mask_token, args.mask_token_id)
 
         kind = data_kind(train_dataset, args.dataset_text_field)
-        train_dataset = tokenize_for_masking(train_dataset, processing_class, args, kind)
-        if isinstance(eval_dataset, dict):
-            eval_dataset = {k: tokenize_for_masking(v, processing_class, args) for k, v in eval_dataset.items()}
-        elif eval_dataset is not None:
-            eval_dataset = tokenize_for_masking(eval_dataset, processing_class, args)
-        for split, data in [("training", train_dataset), *named_splits("evaluation", eval_dataset)]:
+        eval_packing = args.packing if args.eval_packing is None else args.eval_packing
+
+        def prepare(dataset, packing, split, kind=None):
+            dataset = tokenize_for_masking(dataset, processing_class, args, kind)
             check_mask_token_absent(
-                data, processing_class, mask_token_id, args.allow_mask_token_in_data, split, reconstruction=True
+                dataset, processing_class, mask_token_id, args.allow_mask_token_in_data, split, reconstruction=True
             )
+            return pack_chat_dataset(dataset, args.max_length, args.dataset_num_proc) if packing else dataset
+
+        train_dataset = prepare(train_dataset, args.packing, "training", kind)
+        if isinstance(eval_dataset, dict):
+            eval_dataset = {
+                split: prepare(data, eval_packing, f"evaluation {split!r}") for split, data in eval_dataset.items()
+            }
+        elif eval_dataset is not None:
+            eval_dataset = prepare(eval_dataset, eval_packing, "evaluation")
 
         self.mask_token_id = mask_token_id
         collator = DataCollatorForMaskedSFT(
@@ -198,21 +219,27 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
             loss_on=args.loss_on or ("masked" if kind == "completion" else "all"),
             pad_to_multiple_of=args.pad_to_multiple_of,
             word_start_ids=word_start_token_ids(processing_class) if args.mask_unit == "word" else None,
+            padding_free=args.padding_free or args.packing,
         )
         # Evaluation masks come from their own stream: the same at every evaluation, unlike any training mask
-        self.eval_data_collator = dataclasses.replace(collator, stream=EVAL_STREAM)
+        self.eval_data_collator = dataclasses.replace(
+            collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing
+        )
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
         callbacks = [*(kwargs.pop("callbacks", None) or []), _MaskEpochCallback(collator)]
-        super().__init__(
-            model,
-            args=args,
-            data_collator=collator,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            processing_class=processing_class,
-            callbacks=callbacks,
-            **kwargs,
-        )
+        with _packing_left_to_our_collator(args):
+            super().__init__(
+                model,
+                args=args,
+                data_collator=collator,
+                train_dataset=train_dataset,
+                eval_dataset=eval_dataset,
+                processing_class=processing_class,
+                callbacks=callbacks,
+                **kwargs,
+            )
+        if self.eval_data_collator.padding_free:
+            check_padding_free_model(self.model)
 
     @contextmanager
     def _collating_for_eval(self):
@@ -232,4 +259,4 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
 
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:
-            self._signature_columns = ["input_ids", "labels", "span_start", "twin_start", "span_length", "idx"]
+            self._signature_columns = ["input_ids", "labels", "seq_lengths", *CHAT_FIELDS]
