@@ -18,6 +18,7 @@ from ..data.sources import load_knowledge_source
 from ..formatting import system_turn
 from ..model_card import MethodModelCardMixin, chat_quick_start, complete_model_card, hub_dataset_id
 from ..models import resolve_model_path
+from ..sharding import build_trainer, save_final_model
 
 TASKS = ("knowledge", "gsm8k")
 HUB_HELP = (
@@ -198,7 +199,8 @@ def train_and_report(
     training_args.push_to_hub = False  # the repo is created below, where a failure gets a clear message
     model_path = set_model_init_kwargs(training_args, model_args)
     eval_dataset = train_dataset if training_args.eval_strategy != "no" else None
-    trainer = trainer_cls(
+    trainer = build_trainer(  # sharded under FSDP also on CPU processes; refuses launches that cannot run as set
+        trainer_cls,
         model=model_path,
         args=training_args,
         train_dataset=train_dataset,
@@ -233,7 +235,7 @@ def train_and_report(
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     training_args.push_to_hub = False  # `save_model` would push too; the push comes last, see `push_saved_run`
     output_dir = training_args.output_dir
-    trainer.save_model(output_dir)
+    save_final_model(trainer, output_dir)  # whole weights also with a sharded FSDP state dict
     model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or output_dir))  # as `push_to_hub`
     card_kwargs = {"model_name": model_name, "dataset_name": script_args.dataset_name, "recipe": recipe}
     write_model_card(trainer, **card_kwargs, method=method)
