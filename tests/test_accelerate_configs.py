@@ -20,7 +20,18 @@ from accelerate.utils.launch import prepare_deepspeed_cmd_env, prepare_multi_gpu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "accelerate_configs", "*.yaml")))
-EXPECTED = ["cpu", "cpu_ddp2", "cpu_fsdp2", "cpu_zero2", "cpu_zero3", "ddp", "fsdp2", "single_device", "zero2", "zero3"]
+EXPECTED = [
+    "cpu",
+    "cpu_ddp2",
+    "cpu_fsdp2",
+    "cpu_zero2",
+    "cpu_zero3",
+    "ddp",
+    "fsdp2",
+    "single_device",
+    "zero2",
+    "zero3",
+]
 
 
 def config_path(name: str) -> str:
