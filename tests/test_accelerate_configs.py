@@ -20,7 +20,18 @@ from accelerate.utils.launch import prepare_deepspeed_cmd_env, prepare_multi_gpu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "accelerate_configs", "*.yaml")))
-EXPECTED = ["cpu", "cpu_ddp2", "ddp", "fsdp2", "single_device", "zero2", "zero3"]
+EXPECTED = [
+    "cpu",
+    "cpu_ddp2",
+    "cpu_fsdp2",
+    "cpu_zero2",
+    "cpu_zero3",
+    "ddp",
+    "fsdp2",
+    "single_device",
+    "zero2",
+    "zero3",
+]
 
 
 def config_path(name: str) -> str:
@@ -80,10 +91,23 @@ def test_fsdp2_config_builds_an_fsdp2_plugin(monkeypatch):
     assert plugin.auto_wrap_policy.__name__ == "transformer_auto_wrap_policy"
 
 
-@pytest.mark.parametrize("stage", [2, 3])
-def test_zero_config_builds_a_deepspeed_plugin_of_its_stage(stage, monkeypatch):
-    args, config = launch_args(config_path(f"zero{stage}"))
+def test_cpu_fsdp2_config_builds_an_fsdp2_plugin_for_two_cpu_processes(monkeypatch):
+    args, config = launch_args(config_path("cpu_fsdp2"))
+    assert args.use_fsdp and args.num_processes == 2 and args.mixed_precision == "no"
+    launched_env(monkeypatch, prepare_multi_gpu_env(args))
+    plugin = FullyShardedDataParallelPlugin()
+    assert plugin.fsdp_version == 2 and plugin.reshard_after_forward is True
+    assert plugin.state_dict_type.name == "FULL_STATE_DICT"
+    assert type(plugin.cpu_offload).__name__ == "OffloadPolicy"  # no offloading: CPU processes cannot pin memory
+
+
+@pytest.mark.parametrize("name", ["zero2", "zero3", "cpu_zero2", "cpu_zero3"])
+def test_zero_config_builds_a_deepspeed_plugin_of_its_stage(name, monkeypatch):
+    stage = int(name[-1])
+    args, config = launch_args(config_path(name))
     assert args.use_deepspeed
+    if name.startswith("cpu_"):
+        assert args.num_processes == 2 and args.mixed_precision == "no"
     # as `accelerate launch` does before handing over to its DeepSpeed launcher
     args.deepspeed_fields_from_accelerate_config = ",".join(config.deepspeed_config)
     _, env = prepare_deepspeed_cmd_env(args)

@@ -1,13 +1,11 @@
 """Settings FSDP2 cannot shard are refused before training, naming the setting and the fix."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 from accelerate.utils import FullyShardedDataParallelPlugin
 from tiny import make_tiny_model, make_tiny_tokenizer
 
-from trl_maskft.fsdp_checks import check_fsdp2_sharding, fsdp2_sharding_problems, repeated_block_classes
+from trl_maskft.fsdp_checks import fsdp2_sharding_problems, repeated_block_classes
 
 
 @pytest.fixture
@@ -57,11 +55,3 @@ def test_quantized_weights_fsdp2_cannot_shard(model):
     assert "`bnb_4bit_quant_storage: bfloat16`" in problems[1]
     layer.down_proj.weight = Params4bit(layer.down_proj.weight.data.float().bfloat16(), requires_grad=False)
     assert len(fsdp2_sharding_problems(model, plugin())) == 1  # floating 4-bit storage shards
-
-
-def test_check_raises_under_fsdp_only(model):
-    fsdp = SimpleNamespace(is_fsdp_enabled=True, model=model)
-    fsdp.accelerator = SimpleNamespace(state=SimpleNamespace(fsdp_plugin=plugin(classes=["LLaDABlock"])))
-    with pytest.raises(ValueError, match=r"cannot be sharded as configured:\n- FSDP2 wraps the layer classes"):
-        check_fsdp2_sharding(fsdp)
-    check_fsdp2_sharding(SimpleNamespace(is_fsdp_enabled=False, model=model))

@@ -61,13 +61,3 @@ def fsdp2_sharding_problems(model: nn.Module, plugin) -> list[str]:
             "of the model)."
         )
     return problems
-
-
-def check_fsdp2_sharding(trainer) -> None:
-    """Raise a `ValueError` listing `fsdp2_sharding_problems` of the trainer's model under FSDP2 (nothing otherwise);
-    call it after the trainer is built, before training."""
-    if not trainer.is_fsdp_enabled:
-        return
-    problems = fsdp2_sharding_problems(trainer.model, trainer.accelerator.state.fsdp_plugin)
-    if problems:
-        raise ValueError("This model cannot be sharded as configured:\n- " + "\n- ".join(problems))

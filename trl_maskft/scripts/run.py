@@ -17,12 +17,12 @@ from ..callbacks import QAEvalCallback
 from ..data import KnowledgeData, balanced_qa_sample
 from ..data.sources import load_knowledge_source
 from ..data.transforms import to_conversational
-from ..fsdp_checks import check_fsdp2_sharding
 from ..hub import HubPublishing
 from ..model_card import write_model_card
 from ..models import resolve_model_path
 from ..precision import warn_model_dtype
 from ..run_folder import prepare_output_dir
+from ..sharding import build_sharded_trainer, save_final_model
 from ..tasks import get_task
 from ..tasks.callback import TaskEvalCallback
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
@@ -109,9 +109,10 @@ def recipe_path(argv: list[str] | None = None) -> str | None:
 
 def build_trainer(trainer_cls: type[Trainer], training_args, model_args: ModelConfig, train_dataset) -> Trainer:
     """The trainer of the run: the model of `model_args` (quantized and with a PEFT adapter when they say so)
-    trained on `train_dataset`, which is also evaluated when `eval_strategy` is set; FSDP2 settings it cannot shard
-    are refused (`check_fsdp2_sharding`)."""
-    trainer = trainer_cls(
+    trained on `train_dataset`, which is also evaluated when `eval_strategy` is set; sharded under an FSDP launch also
+    on CPU processes, and launches or FSDP2 settings that cannot run as set refused (`trl_maskft.sharding`)."""
+    return build_sharded_trainer(
+        trainer_cls,
         model=set_model_init_kwargs(training_args, model_args),
         args=training_args,
         train_dataset=train_dataset,
@@ -119,15 +120,13 @@ def build_trainer(trainer_cls: type[Trainer], training_args, model_args: ModelCo
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
-    check_fsdp2_sharding(trainer)
-    return trainer
 
 
 def save_run(trainer: Trainer, qa: QAEvalCallback, card_kwargs: dict) -> None:
     """Save the model, its card (`write_model_card` with `card_kwargs`) and the QA table to `output_dir`, and print
     the table."""
     output_dir = trainer.args.output_dir
-    trainer.save_model(output_dir)
+    save_final_model(trainer, output_dir)
     write_model_card(trainer, **card_kwargs)
     report = qa.report()
     if trainer.is_world_process_zero():
