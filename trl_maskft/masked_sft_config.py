@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
+from .chunking import validate_chunk_length
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
@@ -55,6 +56,12 @@ class MaskedSFTConfig(SFTConfig):
         mask_unit (`str`, *optional*, defaults to `"token"`):
             Mask single tokens (`"token"`, the paper) or whole words (`"word"`: t of the words, each with all its
             tokens; a word starts at a token that begins with whitespace).
+        chunk_length (`int`, *optional*):
+            Split every document into consecutive non-overlapping chunks of at most this many tokens, each its own
+            reconstruction example (the paper's continued pretraining: 512), so that no token is cut; it must fit
+            `max_length` twice with the chat around it. Unset, a document too long for `max_length` is cut from its
+            end in both copies, and the trainer logs how many rows were cut and how many tokens that lost
+            (`MaskedSFTTrainer.data_reports`).
     """
 
     mask_token: str | None = field(default="[]", metadata={"help": "Mask string; must be exactly one token."})
@@ -91,6 +98,10 @@ class MaskedSFTConfig(SFTConfig):
     mask_unit: str = field(
         default="token", metadata={"help": "Mask single tokens or whole words.", "choices": list(MASK_UNITS)}
     )
+    chunk_length: int | None = field(
+        default=None,
+        metadata={"help": "Split documents into chunks of at most this many tokens (the paper's CPT: 512)."},
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -113,6 +124,7 @@ class MaskedSFTConfig(SFTConfig):
             raise ValueError(f"`mask_ratio` must lie strictly between 0 and 1, got {self.mask_ratio}.")
         if self.mask_unit not in MASK_UNITS:
             raise ValueError(f"`mask_unit` must be one of {MASK_UNITS}, got {self.mask_unit!r}.")
+        validate_chunk_length(self.chunk_length)
         if self.loss_on not in (None, "all", "masked"):
             raise ValueError(f"`loss_on` must be 'all' or 'masked', got {self.loss_on!r}.")
         if self.dataloader_persistent_workers and self.dataloader_num_workers > 0:

@@ -12,19 +12,9 @@ from trl import SFTTrainer
 from trl.trainer.utils import get_config_model_id
 
 from .collators import DataCollatorForMaskedSFT
-from .formatting import (
-    ReconstructionTemplate,
-    check_chat_template,
-    render_segments,
-    resolve_mask_token_id,
-    tokenize_reconstruction,
-)
-from .masked_sft_config import (
-    COMPLETION_INSTRUCTION,
-    DOCUMENT_INSTRUCTION,
-    DOCUMENT_RESPONSE_PREFIX,
-    MaskedSFTConfig,
-)
+from .formatting import check_chat_template, resolve_mask_token_id
+from .masked_data import data_kind, tokenize_for_masking
+from .masked_sft_config import MaskedSFTConfig
 from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin
 
@@ -56,66 +46,6 @@ def word_start_token_ids(tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:
     )
 
 
-def data_kind(dataset: Dataset, text_field: str) -> str:
-    """``"completion"`` for prompt/completion data, ``"text"`` for documents; a clear error otherwise."""
-    if len(dataset) == 0:
-        raise ValueError(
-            "The dataset has no rows; masked SFT needs at least one document or prompt/completion row. Check the "
-            "data files and any filtering applied before the trainer."
-        )
-    columns = dataset.column_names
-    if "prompt" in columns and "completion" in columns:
-        kind = "completion"
-    elif text_field in columns:
-        kind = "text"
-    else:
-        raise ValueError(
-            f"The dataset has columns {columns}, but masked SFT needs a `{text_field}` column of documents (see "
-            "`dataset_text_field`) or `prompt` and `completion` columns."
-        )
-    sample = dataset[0]["completion" if kind == "completion" else text_field]
-    if not isinstance(sample, str):
-        raise ValueError(
-            f"Masked SFT expects plain strings in the dataset, got {type(sample).__name__}; conversational rows are "
-            "not supported. Flatten them to text or prompt/completion strings."
-        )
-    return kind
-
-
-def tokenize_for_masking(
-    dataset: Dataset, tokenizer: PreTrainedTokenizerBase, args: MaskedSFTConfig, kind: str | None = None
-) -> Dataset:
-    """Tokenize documents or prompt/completion rows (of `data_kind` ``kind``, found when not given) into
-    reconstruction examples (``tokenize_reconstruction``)."""
-    kind = kind or data_kind(dataset, args.dataset_text_field)
-    is_completion = kind == "completion"
-    template = ReconstructionTemplate(
-        instruction=args.instruction or (COMPLETION_INSTRUCTION if is_completion else DOCUMENT_INSTRUCTION),
-        response_prefix=args.response_prefix
-        if args.response_prefix is not None
-        else ("" if is_completion else DOCUMENT_RESPONSE_PREFIX),
-        system_prompt=args.system_prompt,
-    )
-    shared_segments = None if is_completion else render_segments(tokenizer, template)
-
-    def tokenize(row, idx):
-        if is_completion:
-            segments, target = render_segments(tokenizer, template, row["prompt"]), row["completion"]
-        else:
-            segments, target = shared_segments, row[args.dataset_text_field]
-        if not target or not target.strip():
-            raise ValueError(f"Row {idx} of the dataset is empty; remove empty documents/completions.")
-        return {**tokenize_reconstruction(tokenizer, target, segments, args.max_length), "idx": idx}
-
-    return dataset.map(
-        tokenize,
-        with_indices=True,
-        remove_columns=dataset.column_names,
-        num_proc=args.dataset_num_proc,
-        desc="Tokenizing",
-    )
-
-
 class _MaskEpochCallback(TrainerCallback):
     """Tells the collator which epoch is starting, so masks are fresh per epoch and schedules advance.
 
@@ -135,7 +65,10 @@ class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
     Args:
         model: model id, path or instance (as in `SFTTrainer`).
         args: a [`MaskedSFTConfig`].
-        train_dataset: documents in `args.dataset_text_field` (default `text`), or `prompt`/`completion` strings.
+        train_dataset: documents in `args.dataset_text_field` (default `text`), or `prompt`/`completion` strings; a
+            `datasets.Dataset` or a streamed `datasets.IterableDataset` (with `max_steps`). Documents are split into
+            chunks of `args.chunk_length` tokens when it is set; what `max_length` still cuts is counted in
+            `data_reports` and logged.
         eval_dataset: same format; evaluated as masked reconstruction, with masks that are the same at every
             evaluation (drawn by `eval_data_collator`).
         processing_class: the tokenizer; loaded from the model when omitted. It must have a chat template.
@@ -173,11 +106,19 @@ class MaskedSFTTrainer(MethodModelCardMixin, SFTTrainer):
         mask_token_id = resolve_mask_token_id(processing_class, args.mask_token, args.mask_token_id)
 
         kind = data_kind(train_dataset, args.dataset_text_field)
-        train_dataset = tokenize_for_masking(train_dataset, processing_class, args, kind)
+        train_dataset, report = tokenize_for_masking(train_dataset, processing_class, args, kind)
+        self.data_reports = [report]  # what was chunked, cut or lost, per split (logged, printed by the scripts)
         if isinstance(eval_dataset, dict):
-            eval_dataset = {k: tokenize_for_masking(v, processing_class, args) for k, v in eval_dataset.items()}
+            prepared = {
+                k: tokenize_for_masking(v, processing_class, args, split=f"eval {k}") for k, v in eval_dataset.items()
+            }
+            eval_dataset = {k: dataset for k, (dataset, _) in prepared.items()}
+            self.data_reports += [report for _, report in prepared.values()]
         elif eval_dataset is not None:
-            eval_dataset = tokenize_for_masking(eval_dataset, processing_class, args)
+            eval_dataset, report = tokenize_for_masking(eval_dataset, processing_class, args, split="eval")
+            self.data_reports.append(report)
+        for report in self.data_reports:
+            report.log()
 
         self.mask_token_id = mask_token_id
         collator = DataCollatorForMaskedSFT(

@@ -1,10 +1,11 @@
-"""Knowledge datasets: the built-in invented people and biographies, NameDescription folders, local documents and Hub
-datasets with QA items, and the data transforms of the baselines."""
+"""Knowledge datasets: the built-in invented people and biographies, NameDescription folders, corpora of local files or
+Hub datasets (with or without QA items), and the data transforms of the baselines."""
 
 from .biographies import Biography, build_biographies_dataset, generate_biographies, load_biographies_jsonl
+from .corpus import Corpus, CorpusArguments, load_corpus
 from .name_description import load_name_description
 from .people import Person, build_people_dataset, generate_people, person_paraphrases
-from .qa_io import load_documents, load_paraphrases_jsonl, load_qa_jsonl, save_qa_jsonl
+from .qa_io import load_paraphrases_jsonl, load_qa_jsonl, save_qa_jsonl
 from .schema import DIRECTIONS, KnowledgeData, QAItem
 from .sources import load_knowledge_source
 from .transforms import reverse_words, training_documents
@@ -12,6 +13,8 @@ from .transforms import reverse_words, training_documents
 __all__ = [
     "DIRECTIONS",
     "Biography",
+    "Corpus",
+    "CorpusArguments",
     "KnowledgeData",
     "Person",
     "QAItem",
@@ -20,7 +23,7 @@ __all__ = [
     "generate_biographies",
     "generate_people",
     "load_biographies_jsonl",
-    "load_documents",
+    "load_corpus",
     "load_knowledge_source",
     "load_name_description",
     "load_paraphrases_jsonl",

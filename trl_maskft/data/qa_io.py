@@ -1,7 +1,7 @@
-"""Reading and writing local knowledge: documents (JSONL or text), their paraphrases and QA items (JSONL).
+"""Reading and writing local knowledge beside the documents (a corpus, `trl_maskft.data.corpus`): paraphrases and QA
+items (JSONL).
 
-A document line is `{"text": str, "entities": list[str]}` (`entities` optional: the names, places, dates... that
-reverse training keeps whole). A QA line is
+A QA line is
 `{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}` (`group` optional).
 Blank lines are skipped; errors name the file and the 1-based line.
 """
@@ -61,31 +61,6 @@ def _string_list(row: dict, name: str, path: PathLike, line_number: int) -> list
     if not (isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)):
         raise ValueError(f"{path}, line {line_number}: field {name!r} must be a list of non-empty strings.")
     return value
-
-
-def load_documents_with_entities(path: PathLike) -> tuple[list[str], list[str]]:
-    """Documents from a `.txt` file (one per line, no entities) or a JSONL file (one `{"text": ...}` per line, with an
-    optional `"entities"` list), and the entities of all lines in order, without repeats."""
-    if os.fspath(path).endswith(".txt"):
-        with open(path, encoding="utf-8") as f:
-            documents, entities = [line.strip() for line in f if line.strip()], []
-    else:
-        documents, entities = [], []
-        for line_number, row in read_jsonl_rows(path):
-            text = require_field(row, "text", path, line_number)
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"{path}, line {line_number}: field 'text' must be a non-empty string.")
-            documents.append(text)
-            if "entities" in row:
-                entities += _string_list(row, "entities", path, line_number)
-    if not documents:
-        raise ValueError(f"{path} holds no documents.")
-    return documents, list(dict.fromkeys(entities))
-
-
-def load_documents(path: PathLike) -> list[str]:
-    """Documents from a `.txt` file (one per line) or a JSONL file (one `{"text": ...}` per line)."""
-    return load_documents_with_entities(path)[0]
 
 
 def load_paraphrases_jsonl(path: PathLike, num_documents: int) -> list[list[str]]:

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from trl import ModelConfig, TrlParser
 
 from ..answering import DiffusionAnswerer
+from ..data.corpus import CorpusArguments
 from ..data.transforms import sft_dataset
 from ..diffusion_sft_config import DiffusionSFTConfig
 from ..diffusion_sft_trainer import DiffusionSFTTrainer
 from ..sampling import REMASKING
 from .arguments import KnowledgeScriptArguments
-from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report
+from .inputs import load_knowledge
+from .run import knowledge_evaluation, recipe_path, train_and_report
 
 
 @dataclass
@@ -35,12 +37,15 @@ class DiffusionSamplingArguments:
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments))
+    return TrlParser(
+        (KnowledgeScriptArguments, CorpusArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments)
+    )
 
 
 def main(argv: list[str] | None = None):
-    script_args, training_args, model_args, sampling_args = make_parser().parse_args_and_config(args=argv)
-    knowledge = load_knowledge(script_args)
+    parsed = make_parser().parse_args_and_config(args=argv)
+    script_args, corpus_args, training_args, model_args, sampling_args = parsed
+    knowledge = load_knowledge(script_args, corpus_args=corpus_args, text_field=training_args.dataset_text_field)
     answerer = DiffusionAnswerer.for_training(  # samples as trained: mask token, attention, logit shift
         training_args,
         max_new_tokens=script_args.qa_max_new_tokens,
@@ -55,7 +60,7 @@ def main(argv: list[str] | None = None):
         training_args,
         model_args,
         sft_dataset(knowledge.documents, script_args.sft_prompt),
-        knowledge_evaluation(script_args, knowledge, answerer),
+        knowledge_evaluation(script_args, knowledge.qa, answerer),
         dataset_name=script_args.dataset_name,
         recipe=recipe_path(argv),
     )

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from datasets import Dataset
+from datasets import Dataset, IterableDataset
 from transformers import Trainer
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
 from ..answering import Answerer
 from ..callbacks import QAEvalCallback
-from ..data import KnowledgeData
-from ..data.sources import load_knowledge_source
+from ..data.schema import QAItem
 from ..data.transforms import to_conversational
 from ..hub import HubPublishing
+from ..loss_report import LossReport
 from ..model_card import write_model_card
 from ..models import resolve_model_path
 from ..tasks import get_task
@@ -27,36 +27,18 @@ from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 Evaluation = Callable[[Trainer], QAEvalCallback]
 
 
-def load_knowledge(
-    script_args: KnowledgeScriptArguments,
-    paraphrases: str = "none",
-    paraphrase_file: str | None = None,
-    num_paraphrases: int | None = None,
-) -> KnowledgeData:
-    """The documents, QA items and, unless `paraphrases` is "none", the paraphrase sets named by the script arguments
-    (`trl_maskft.data.sources.load_knowledge_source`)."""
-    return load_knowledge_source(
-        script_args.dataset_name,
-        qa_file=script_args.qa_file,
-        dataset_config=script_args.dataset_config,
-        num_people=script_args.num_people,
-        seed=script_args.dataset_seed,
-        paraphrases=paraphrases,
-        paraphrase_file=paraphrase_file,
-        num_paraphrases=num_paraphrases,
-        num_eval_templates=script_args.qa_templates_per_person,
-    )
-
-
 def knowledge_evaluation(
     script_args: KnowledgeScriptArguments,
-    knowledge: KnowledgeData,
+    items: Sequence[QAItem],
     answerer: Answerer | None = None,
     system_prompt: str | None = None,
-) -> Evaluation:
+) -> Evaluation | None:
     """The QA callback of a knowledge run: the first `qa_max_items` QA items, asked on the script's schedule, answered
-    by `answerer` (by default greedily, `KnowledgeScriptArguments.greedy_answerer`)."""
-    items = knowledge.qa[: script_args.qa_max_items] if script_args.qa_max_items else knowledge.qa
+    by `answerer` (by default greedily, `KnowledgeScriptArguments.greedy_answerer`); None without QA items (a corpus
+    alone: the run reports its evaluation loss)."""
+    if not items:
+        return None
+    items = items[: script_args.qa_max_items] if script_args.qa_max_items else items
     answerer = answerer or script_args.greedy_answerer()
     schedule = script_args.qa_schedule()
     return lambda trainer: QAEvalCallback(trainer, items, answerer, system_prompt=system_prompt, **schedule)
@@ -79,49 +61,65 @@ def recipe_path(argv: list[str] | None = None) -> str | None:
     return args[args.index("--config") + 1] if "--config" in args[:-1] else None
 
 
-def build_trainer(trainer_cls: type[Trainer], training_args, model_args: ModelConfig, train_dataset) -> Trainer:
+def build_trainer(
+    trainer_cls: type[Trainer], training_args, model_args: ModelConfig, train_dataset, eval_dataset=None
+) -> Trainer:
     """The trainer of the run: the model of `model_args` (quantized and with a PEFT adapter when they say so)
-    trained on `train_dataset`, which is also evaluated when `eval_strategy` is set."""
+    trained on `train_dataset`; when `eval_strategy` is set it evaluates `eval_dataset` (held-out rows), or without
+    one `train_dataset` itself."""
+    evaluated = eval_dataset if eval_dataset is not None else train_dataset
     return trainer_cls(
         model=set_model_init_kwargs(training_args, model_args),
         args=training_args,
         train_dataset=train_dataset,
-        eval_dataset=train_dataset if training_args.eval_strategy != "no" else None,
+        eval_dataset=evaluated if training_args.eval_strategy != "no" else None,
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
 
 
-def save_run(trainer: Trainer, qa: QAEvalCallback, card_kwargs: dict) -> None:
-    """Save the model, its card (`write_model_card` with `card_kwargs`) and the QA table to `output_dir`, and print
-    the table."""
+def save_run(trainer: Trainer, report: QAEvalCallback | LossReport, card_kwargs: dict) -> None:
+    """Save the model, its card (`write_model_card` with `card_kwargs`) and the run's report (the QA table, or the
+    evaluation losses) to `output_dir`, and print the report."""
     output_dir = trainer.args.output_dir
     trainer.save_model(output_dir)
     write_model_card(trainer, **card_kwargs)
-    report = qa.report()
+    text = report.report()
     if trainer.is_world_process_zero():
-        with open(os.path.join(output_dir, "qa_summary.md"), "w") as f:
-            f.write(report + "\n")
-    trainer.accelerator.print(f"\n{qa.title}:\n{report}\n")
-    trainer.accelerator.print(f"Model, model card and QA results saved to {output_dir}.")
+        with open(os.path.join(output_dir, report.summary_file), "w") as f:
+            f.write(text + "\n")
+    trainer.accelerator.print(f"\n{report.title}:\n{text}\n")
+    trainer.accelerator.print(f"Model, model card and {report.summary_file} saved to {output_dir}.")
+
+
+def print_data_reports(trainer: Trainer, corpus_log: Sequence[str] = ()) -> None:
+    """Print how the corpus was read and what data preparation chunked, cut or dropped (`trainer.data_reports`)."""
+    lines = [*corpus_log, *(report.message() for report in getattr(trainer, "data_reports", []))]
+    if lines:
+        trainer.accelerator.print("Data:\n" + "\n".join(f"  {line}" for line in lines))
 
 
 def train_and_report(
     trainer_cls: type[Trainer],
     training_args,
     model_args: ModelConfig,
-    train_dataset: Dataset,
-    evaluation: Evaluation,
+    train_dataset: Dataset | IterableDataset,
+    evaluation: Evaluation | None,
     dataset_name: str,
     recipe: str | None = None,
     method: str | None = None,
-) -> QAEvalCallback:
-    """Train with the QA callback that `evaluation` builds asking along the way; save the model, its card (naming
-    `recipe`, the data and, for trainers whose card does not, `method`) and the QA table to `output_dir`; then push
-    when asked (`HubPublishing`: a failed push ends the run with a message and exit status 1, everything saved)."""
+    eval_dataset: Dataset | IterableDataset | None = None,
+    corpus_log: Sequence[str] = (),
+) -> QAEvalCallback | LossReport:
+    """Train with the QA callback that `evaluation` builds asking along the way (without one, a `LossReport` of the
+    evaluation losses on `eval_dataset`); save the model, its card (naming `recipe`, the data and, for trainers whose
+    card does not, `method`) and the report to `output_dir`; then push when asked (`HubPublishing`: a failed push
+    ends the run with a message and exit status 1, everything saved). `corpus_log` (how the corpus was read) and
+    the trainer's data reports are printed before training."""
     hub = HubPublishing.take_over(training_args)
-    trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset)
-    qa = evaluation(trainer)
+    trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset, eval_dataset)
+    print_data_reports(trainer, corpus_log)
+    qa = evaluation(trainer) if evaluation is not None else LossReport(trainer)
     qa.add_to_trainer()
     with hub.training(trainer):
         trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
