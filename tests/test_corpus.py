@@ -56,7 +56,7 @@ def test_the_papers_preprocessing_is_applied_in_order_and_counted(tmp_path):
     assert texts(corpus.train) == [rows[0][TEXT], rows[9][TEXT]]
     assert corpus.log == [
         f"{folder} [train]: 12 rows",
-        "kept every 3th row: 4",
+        "kept 1 row in 3 (`keep_every`): 4",
         "dropped 2 empty documents or of 400 characters or more: 2",
         "kept the first 2 rows (`max_train_rows`)",
     ]

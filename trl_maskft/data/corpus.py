@@ -123,7 +123,7 @@ def preprocess(dataset, args: CorpusArguments, text_field: str, num_proc: int | 
             dataset = dataset.filter(lambda _, i: i % args.keep_every == 0, with_indices=True)
         else:
             dataset = dataset.select(range(0, len(dataset), args.keep_every))
-            log.append(f"kept every {args.keep_every}th row: {len(dataset):,}")
+            log.append(f"kept 1 row in {args.keep_every} (`keep_every`): {len(dataset):,}")
     before = None if streamed else len(dataset)
     kwargs = {} if streamed else {"num_proc": num_proc, "desc": "Filtering documents"}
     dataset = dataset.filter(

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from trl import ModelConfig, TrlParser
 
 from ..answering import DiffusionAnswerer
-from ..data.corpus import CorpusArguments
 from ..data.transforms import sft_dataset
 from ..diffusion_sft_config import DiffusionSFTConfig
 from ..diffusion_sft_trainer import DiffusionSFTTrainer
@@ -37,15 +36,12 @@ class DiffusionSamplingArguments:
 
 
 def make_parser() -> TrlParser:
-    return TrlParser(
-        (KnowledgeScriptArguments, CorpusArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments)
-    )
+    return TrlParser((KnowledgeScriptArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments))
 
 
 def main(argv: list[str] | None = None):
-    parsed = make_parser().parse_args_and_config(args=argv)
-    script_args, corpus_args, training_args, model_args, sampling_args = parsed
-    knowledge = load_knowledge(script_args, corpus_args=corpus_args, text_field=training_args.dataset_text_field)
+    script_args, training_args, model_args, sampling_args = make_parser().parse_args_and_config(args=argv)
+    knowledge = load_knowledge(script_args, text_field=training_args.dataset_text_field)
     answerer = DiffusionAnswerer.for_training(  # samples as trained: mask token, attention, logit shift
         training_args,
         max_new_tokens=script_args.qa_max_new_tokens,
