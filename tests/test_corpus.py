@@ -183,11 +183,12 @@ def test_every_row_filtered_out_is_an_error(tmp_path):
         ('{"text": "ok"}\n{"text": "ok", "entities": "Ada"}\n', r"row 1: `entities` must be a list of non-empty"),
         ('{"text": "ok", "entities": ["Ada", ""]}\n', r"row 0: `entities` must be a list of non-empty strings"),
         ("\n\n", r"docs\.jsonl' holds no rows \(split 'train'\)"),
+        ('{"text": "ok"}\n{"text": "caf\udce9"}\n', r"holds text that is not UTF-8 .* Save the files as UTF-8"),
     ],
 )
 def test_unreadable_documents_files(tmp_path, content, match):
     path = tmp_path / "docs.jsonl"
-    path.write_text(content)
+    path.write_bytes(content.encode("utf-8", errors="surrogateescape"))
     with pytest.raises(ValueError, match=match):
         load_knowledge_source(str(path))
 

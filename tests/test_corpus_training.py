@@ -16,7 +16,7 @@ from tiny import CPU_RECIPE_KEYS, MASK_TOKEN, make_tiny_model, make_tiny_tokeniz
 from trl import SFTConfig, SFTTrainer
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.chunking import CHUNK_KEY_STRIDE, content_key
+from trl_maskft.chunking import CHUNK_KEY_STRIDE
 from trl_maskft.data.baseline_rows import baseline_rows
 from trl_maskft.masked_data import tokenize_for_masking
 from trl_maskft.truncation_counting import CountedSFTTrainer
@@ -135,13 +135,24 @@ def test_streamed_examples_are_masked_by_their_tokens_whatever_their_order(tmp_p
     forward, _ = tokenize_for_masking(stream_of(tmp_path, documents), tokenizer, args)
     backward, _ = tokenize_for_masking(stream_of(tmp_path, documents[::-1], "r.jsonl"), tokenizer, args)
     forward, backward = list(forward), list(backward)
-    assert all(row["idx"] == content_key(row["input_ids"]) for row in forward)
+    assert len({row["idx"] for row in forward}) == len(forward)  # one key per chunk of each document
     assert sorted(row["idx"] for row in forward) == sorted(row["idx"] for row in backward)
     trainer = masked_trainer(tmp_path, stream_of(tmp_path, documents), tokenizer, chunk_length=12, max_steps=3)
     collator = trainer.data_collator
     by_key = {row["idx"]: row for row in backward}
     for row in forward[:4]:  # the same example, read at another position, is masked alike
         assert torch.equal(collator([row])["input_ids"], collator([by_key[row["idx"]]])["input_ids"])
+
+
+def test_streamed_keys_differ_across_ranks_and_match_a_single_reader(tmp_path):
+    from datasets.distributed import split_dataset_by_node
+
+    documents = [long_document(i, 2) for i in range(6)]  # their later chunks are the same text: keys still differ
+    args = masked_args(tmp_path, chunk_length=12, max_steps=3)
+    tokenized, _ = tokenize_for_masking(stream_of(tmp_path, documents), make_tiny_tokenizer(), args)
+    every = [row["idx"] for row in tokenized]
+    ranks = [{row["idx"] for row in split_dataset_by_node(tokenized, rank, 2)} for rank in (0, 1)]
+    assert len(set(every)) == len(every) and not ranks[0] & ranks[1] and ranks[0] | ranks[1] == set(every)
 
 
 def test_what_a_stream_needs(tmp_path):

@@ -71,9 +71,9 @@ def check_chunk_fits(frame: ChatFrame, chunk_length: int | None, max_length: int
     )
 
 
-def _add_example(out: dict, target: list[int], frame: ChatFrame, max_length, key, chunk: int, stream_row=None):
-    """Append the example of `target` to the batch `out`; `key` keys its masks, or for a stream (`stream_row`, the
-    row's text for messages) its tokens, and a stream row that would be cut is refused."""
+def _add_example(out: dict, target: list[int], frame: ChatFrame, max_length, key: int, chunk: int, stream_row=None):
+    """Append the example of `target`, its masks keyed on `key`, to the batch `out`; a stream's row (`stream_row`,
+    its text for the message) that would be cut is refused."""
     kept, lost = fit_target(target, frame, max_length)
     if lost and stream_row is not None:
         raise ValueError(
@@ -82,7 +82,7 @@ def _add_example(out: dict, target: list[int], frame: ChatFrame, max_length, key
             "long rows before training."
         )
     example = reconstruction_example(kept, frame)
-    example["idx"] = key if stream_row is None else content_key(example["input_ids"])
+    example["idx"] = key
     for name, value in example.items():
         out.setdefault(name, []).append(value)
     if stream_row is None:
@@ -91,8 +91,9 @@ def _add_example(out: dict, target: list[int], frame: ChatFrame, max_length, key
 
 
 def document_examples(batch, indices=None, *, tokenizer, text_field, frame, chunk_length, max_length) -> dict:
-    """Reconstruction examples of a batch of documents (`Dataset.map(batched=True)`): every chunk of every document;
-    the rows' `indices` key the masks, or, for a stream (no indices), the examples' tokens."""
+    """Reconstruction examples of a batch of documents (`Dataset.map(batched=True)`): every chunk of every document,
+    keyed on its row and chunk (`row_key`), or for a stream (no `indices`) on a hash of its document's tokens and its
+    chunk number (`content_key`)."""
     texts = batch[text_field]
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
@@ -102,9 +103,11 @@ def document_examples(batch, indices=None, *, tokenizer, text_field, frame, chun
             )
     out: dict[str, list] = {}
     for i, ids in enumerate(tokenizer(texts, add_special_tokens=False)["input_ids"]):
+        document = content_key(ids) if indices is None else None
         for chunk, target in enumerate(chunk_ids(ids, chunk_length)):
             if indices is None:
-                _add_example(out, target, frame, max_length, None, chunk, stream_row=texts[i])
+                key = content_key([document, chunk])
+                _add_example(out, target, frame, max_length, key, chunk, stream_row=texts[i])
             else:
                 key = row_key(indices[i], chunk, chunk_length is not None)
                 _add_example(out, target, frame, max_length, key, chunk)
@@ -112,14 +115,18 @@ def document_examples(batch, indices=None, *, tokenizer, text_field, frame, chun
 
 
 def completion_example(row, idx=None, *, tokenizer, template, max_length) -> dict:
-    """The reconstruction example of one prompt/completion row (`Dataset.map`), keyed on `idx`, or for a stream on
-    its tokens."""
+    """The reconstruction example of one prompt/completion row (`Dataset.map`), keyed on `idx`, or for a stream on a
+    hash of its prompt and completion tokens."""
     if not isinstance(row["completion"], str) or not row["completion"].strip():
         raise ValueError(f"Row {idx} of the dataset has an empty completion; remove empty completions.")
     frame = ChatFrame.from_segments(tokenizer, render_segments(tokenizer, template, row["prompt"]))
     out: dict[str, list] = {}
     target = tokenizer.encode(row["completion"], add_special_tokens=False)
-    _add_example(out, target, frame, max_length, idx, 0, stream_row=row["prompt"] if idx is None else None)
+    if idx is None:
+        key = content_key([*frame.pre, *target])
+        _add_example(out, target, frame, max_length, key, 0, stream_row=row["prompt"])
+    else:
+        _add_example(out, target, frame, max_length, idx, 0)
     return {name: values[0] for name, values in out.items()}
 
 

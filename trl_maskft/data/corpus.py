@@ -177,7 +177,13 @@ def load_corpus(
         require_columns(columns, args.qa_columns, f"{name!r} ({split_name})")
         if not streamed:
             log.append(f"{name} [{split_name}]: {len(dataset):,} rows")
-        return preprocess(text_rows(dataset, text_field), args, text_field, num_proc, log, cap)
+        try:
+            return preprocess(text_rows(dataset, text_field), args, text_field, num_proc, log, cap)
+        except UnicodeDecodeError as err:  # pyarrow reads JSON strings without checking them
+            raise ValueError(
+                f"{name!r} ({split_name}) holds text that is not UTF-8 ({err}). Save the files as UTF-8 (e.g. "
+                "`iconv -f latin1 -t utf-8`)."
+            ) from None
 
     log: list[str] = []
     train = split(args.dataset_train_split, True, log)
