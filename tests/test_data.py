@@ -4,16 +4,13 @@ import pytest
 from tiny import write_jsonl
 
 from trl_maskft.data import (
-    KnowledgeData,
     QAItem,
     build_people_dataset,
     generate_people,
-    load_documents,
     load_qa_jsonl,
     save_qa_jsonl,
 )
 from trl_maskft.data.people import DESCRIPTIONS, FIRST_NAMES, MAX_PEOPLE, SURNAMES
-from trl_maskft.data.qa_io import load_documents_with_entities
 from trl_maskft.metrics import lenient_tokens
 
 
@@ -154,52 +151,3 @@ def test_load_qa_errors(tmp_path, lines, match):
     path = write_jsonl(tmp_path / "qa.jsonl", lines)
     with pytest.raises(ValueError, match=match):
         load_qa_jsonl(path)
-
-
-def test_load_documents_jsonl_and_txt(tmp_path):
-    jsonl = tmp_path / "docs.jsonl"
-    jsonl.write_text('{"text": "Ada Vexley is the inventor of the glass kite.", "id": 1}\n\n{"text": "Second."}\n')
-    assert load_documents(jsonl) == ["Ada Vexley is the inventor of the glass kite.", "Second."]
-    txt = tmp_path / "docs.txt"
-    txt.write_text("First document.\n\n  Second document.  \n")
-    assert load_documents(txt) == ["First document.", "Second document."]
-    data = KnowledgeData(documents=load_documents(txt), qa=[])
-    assert data.documents_dataset()["text"] == ["First document.", "Second document."] and data.entities == []
-
-
-def test_load_documents_with_entities(tmp_path):
-    rows = [
-        {"text": "Hedda Rasmund surveyed Lake Virelle.", "entities": ["Hedda Rasmund", "Lake Virelle"]},
-        {"text": "No entities here."},
-        {"text": "Lake Virelle is in the Ostmark Highlands.", "entities": ["Lake Virelle", "Ostmark Highlands"]},
-    ]
-    jsonl = write_jsonl(tmp_path / "docs.jsonl", rows)
-    documents, entities = load_documents_with_entities(jsonl)
-    assert documents == [row["text"] for row in rows]
-    assert entities == ["Hedda Rasmund", "Lake Virelle", "Ostmark Highlands"]  # in order, without repeats
-    txt = tmp_path / "docs.txt"
-    txt.write_text("Hedda Rasmund surveyed Lake Virelle.\n")
-    assert load_documents_with_entities(txt) == (["Hedda Rasmund surveyed Lake Virelle."], [])
-
-
-@pytest.mark.parametrize(
-    "name,content,match",
-    [
-        ("docs.jsonl", '{"text": "ok"}\n{"body": "no text"}\n', r"docs\.jsonl, line 2: missing field 'text'"),
-        ("docs.jsonl", '{"text": "ok"}\nnot json\n', r"docs\.jsonl, line 2: malformed JSON"),
-        ("docs.jsonl", '{"text": "  "}\n', r"docs\.jsonl, line 1: field 'text' must be a non-empty string"),
-        (
-            "docs.jsonl",
-            '{"text": "ok"}\n{"text": "ok", "entities": "Ada"}\n',
-            r"docs\.jsonl, line 2: field 'entities' must be a list of non-empty strings",
-        ),
-        ("docs.jsonl", '{"text": "ok", "entities": ["Ada", ""]}\n', r"docs\.jsonl, line 1: field 'entities' must"),
-        ("docs.jsonl", "\n\n", r"docs\.jsonl holds no documents"),
-        ("docs.txt", "\n   \n", r"docs\.txt holds no documents"),
-    ],
-)
-def test_load_documents_errors(tmp_path, name, content, match):
-    path = tmp_path / name
-    path.write_text(content)
-    with pytest.raises(ValueError, match=match):
-        load_documents(path)

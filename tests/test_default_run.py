@@ -26,8 +26,8 @@ def test_readme_first_command_runs_with_accelerate_launch(tmp_path):
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "QA accuracy" in result.stdout and "backward ROUGE-1" in result.stdout
-    assert result.stdout.count("Precision: ") == 1 and "Precision: fp32 (no autocast): CPU run, `bf16: false`" in (
-        result.stdout
+    assert result.stderr.count("Precision: ") == 1 and "Precision: fp32 (no autocast): CPU run, `bf16: false`" in (
+        result.stderr
     )
     summary = (tmp_path / "qa_summary.md").read_text().splitlines()
     table = [line for line in summary if line.startswith("|")]

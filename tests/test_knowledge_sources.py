@@ -6,7 +6,6 @@ import re
 
 import pytest
 import yaml
-from datasets import Dataset
 from tiny import write_jsonl
 
 from trl_maskft.data import (
@@ -19,7 +18,6 @@ from trl_maskft.data import (
     load_name_description,
     load_paraphrases_jsonl,
 )
-from trl_maskft.data import sources as sources_module
 from trl_maskft.data.biographies import ATTRIBUTES, MAX_PARAPHRASES, biography_paraphrases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -302,8 +300,7 @@ def test_paraphrase_file_errors(tmp_path, rows, match):
 
 def test_source_argument_errors(local_files):
     docs, qa, paraphrases = local_files
-    with pytest.raises(ValueError, match="need `qa_file`"):
-        load_knowledge_source(str(docs))
+    assert load_knowledge_source(str(docs)).qa == []  # a corpus alone: QA items are optional
     with pytest.raises(ValueError, match="exactly when `paraphrases`"):
         load_knowledge_source(str(docs), qa_file=str(qa), paraphrases="same_order")
     with pytest.raises(ValueError, match="exactly when `paraphrases`"):
@@ -343,25 +340,6 @@ def test_people_questions_per_person():
         assert all(len({item.answers for item in group}) == 1 for group in per_person)
     with pytest.raises(ValueError, match="applies to `people` only"):
         load_knowledge_source("biographies", num_people=3, num_eval_templates=2)
-
-
-def test_hub_documents(local_files, monkeypatch):
-    _, qa, _ = local_files
-    calls = []
-
-    def load_dataset(name, config=None, split=None):
-        calls.append((name, config, split))
-        if name == "me/missing":
-            raise FileNotFoundError("Dataset 'me/missing' doesn't exist on the Hub")
-        return Dataset.from_dict({"text": ["Doc one.", "Doc two."], "id": [1, 2]})
-
-    monkeypatch.setattr(sources_module.datasets, "load_dataset", load_dataset)
-    data = load_knowledge_source("me/passages", qa_file=str(qa), dataset_config="v1")
-    assert data.documents == ["Doc one.", "Doc two."] and calls == [("me/passages", "v1", "train")]
-    with pytest.raises(
-        ValueError, match=r"'me/missing' is not a built-in dataset .* Hub failed: Dataset 'me/missing'"
-    ):
-        load_knowledge_source("me/missing", qa_file=str(qa))
 
 
 def test_example_data_of_the_recipes_loads():

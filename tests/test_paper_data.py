@@ -8,7 +8,7 @@ from tiny import write_jsonl
 from trl_maskft.data import load_knowledge_source, load_masked_arllm, training_documents
 from trl_maskft.data.masked_arllm import split_paraphrase_file
 from trl_maskft.data.paper_format import paper_direction, read_json_texts
-from trl_maskft.data.qa_io import load_documents, load_qa_jsonl
+from trl_maskft.data.qa_io import load_qa_jsonl
 
 ND_DOCS = [
     "Orla Penhallow, known far and wide for being the first cartographer of the Glass Sea.",
@@ -130,22 +130,26 @@ def test_paper_folder_errors(paper_folder, tmp_path):
 
 
 def test_json_documents_load_with_clear_errors(tmp_path):
-    assert load_documents(write_json(tmp_path / "docs.json", ["One.", "Two."])) == ["One.", "Two."]
+    # a .json array of {"text"} objects is also a corpus (read by `datasets`), as any local documents file
+    qa = write_jsonl(tmp_path / "qa.jsonl", [{"question": "Q?", "answer": "One", "direction": "forward"}])
+    corpus = load_knowledge_source(str(write_json(tmp_path / "corpus.json", ["One.", "Two."])), qa_file=str(qa))
+    assert corpus.documents == ["One.", "Two."]
+    assert read_json_texts(write_json(tmp_path / "docs.json", ["One.", "Two."])) == ["One.", "Two."]
     strings = tmp_path / "strings.json"
     strings.write_text(json.dumps(["One.", "Two."]))
-    assert load_documents(strings) == ["One.", "Two."]
+    assert read_json_texts(strings) == ["One.", "Two."]
     (tmp_path / "broken.json").write_text('[\n    {"text": "One."},\n    {"text": \n]')
     with pytest.raises(ValueError, match=r"broken\.json: malformed JSON at line 4, column 1 .* holds one JSON array"):
-        load_documents(tmp_path / "broken.json")
+        read_json_texts(tmp_path / "broken.json")
     (tmp_path / "object.json").write_text('{"text": "One."}')
     with pytest.raises(ValueError, match=r"expected a JSON array of documents .* got a dict"):
-        load_documents(tmp_path / "object.json")
+        read_json_texts(tmp_path / "object.json")
     (tmp_path / "bad_item.json").write_text('[{"text": "One."}, {"body": "Two."}]')
     with pytest.raises(ValueError, match=r"bad_item\.json, item 1: expected a non-empty string or an object"):
-        load_documents(tmp_path / "bad_item.json")
+        read_json_texts(tmp_path / "bad_item.json")
     (tmp_path / "empty.json").write_text("[]")
     with pytest.raises(ValueError, match="holds no documents"):
-        load_documents(tmp_path / "empty.json")
+        read_json_texts(tmp_path / "empty.json")
 
 
 def test_paper_test_lines_errors(tmp_path):

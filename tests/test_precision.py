@@ -53,12 +53,12 @@ def test_configs_choose_from_the_hardware(kind, native, tmp_path, monkeypatch, c
     config_cls, keys = CONFIGS[kind]
     args = config_cls(str(tmp_path), use_cpu=True, report_to="none", **keys)
     assert args.bf16 is False and args.mixed_precision == "no"
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.count("Precision: ") == 1 and "Precision: fp32 (no autocast): CPU run;" in out
     with caplog.at_level(logging.WARNING, logger=precision.__name__):
         args = config_cls(str(tmp_path), use_cpu=True, bf16=True, report_to="none", **keys)
     assert args.bf16 is True and args.mixed_precision == "bf16"
-    assert "Precision: bf16 autocast: CPU run, `bf16: true`" in capsys.readouterr().out
+    assert "Precision: bf16 autocast: CPU run, `bf16: true`" in capsys.readouterr().err
     warnings = [record.getMessage() for record in caplog.records if record.name == precision.__name__]
     assert warnings == ([] if native else [choose_precision(True, False, True, False).warning])
     with pytest.raises(ValueError, match="fp16"):
@@ -71,7 +71,7 @@ def test_the_launchers_mixed_precision_counts_as_asked(tmp_path, monkeypatch, ca
     assert MaskedSFTConfig(str(tmp_path), use_cpu=True, report_to="none").mixed_precision == "bf16"
     explicit_off = MaskedSFTConfig(str(tmp_path), use_cpu=True, bf16=False, report_to="none")
     assert explicit_off.mixed_precision == "no"
-    assert capsys.readouterr().out.splitlines()[-1].startswith("Precision: fp32 (no autocast): CPU run, `bf16: false`")
+    assert capsys.readouterr().err.splitlines()[-1].startswith("Precision: fp32 (no autocast): CPU run, `bf16: false`")
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
     with pytest.raises(ValueError, match="mixed_precision: fp16"):
         MaskedSFTConfig(str(tmp_path), use_cpu=True, report_to="none")

@@ -30,7 +30,8 @@ PAPER_MODELS = {
     "qwen3-4b-instruct-2507": "Qwen/Qwen3-4B-Instruct-2507",
     "llada-8b-instruct": "GSAI-ML/LLaDA-8B-Instruct",
 }
-PAPER_RECIPES = [r for r in RECIPES if recipe_parts(r)[0] in PAPER_MODELS]
+# The Webscale-RL recipes have their own settings (App. A.12; tests/test_corpus_recipes.py)
+PAPER_RECIPES = [r for r in RECIPES if recipe_parts(r)[0] in PAPER_MODELS and "webscale" not in recipe_parts(r)[2]]
 PAPER_LEARNING_RATES = {
     ("llama-3.1-8b-instruct", "masked_sft"): 3e-6,
     ("qwen3-4b-instruct-2507", "masked_sft"): 5e-6,

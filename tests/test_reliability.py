@@ -375,7 +375,6 @@ CLEAR_CASES = {
     ),
     "diffusion packing": ("diffusion_sft", {"packing": True}, {}, ValueError, "does not support `packing`"),
     # Data
-    "documents without qa_file": ("sft", {"qa_file": None}, {}, ValueError, "need `qa_file`"),
     "malformed QA line": (
         "sft", {"qa_file": BAD_QA}, {BAD_QA: [QA[0], "{not json"]}, ValueError, r"bad_qa.jsonl, line 2: malformed",
     ),
@@ -396,12 +395,15 @@ CLEAR_CASES = {
     "QA file empty": ("sft", {"qa_file": BAD_QA}, {BAD_QA: ["", ""]}, ValueError, "holds no QA items"),
     "empty document": (
         "sft", {"dataset_name": "{tmp}/d.jsonl"}, {"{tmp}/d.jsonl": [{"text": ""}]}, ValueError,
-        "line 1: field 'text' must be a non-empty string",
+        "has no documents left after filtering",
     ),
-    "no documents": ("sft", {"dataset_name": "{tmp}/d.txt"}, {"{tmp}/d.txt": [" "]}, ValueError, "holds no documents"),
+    "no documents": (
+        "sft", {"dataset_name": "{tmp}/d.txt"}, {"{tmp}/d.txt": [" "]}, ValueError, "no documents left after",
+    ),
     "entities not strings": (
-        "sft", {"dataset_name": "{tmp}/d.jsonl"}, {"{tmp}/d.jsonl": [{"text": "A b.", "entities": [1]}]}, ValueError,
-        "field 'entities' must be a list of non-empty strings",
+        "sft", {"dataset_name": "{tmp}/d.jsonl", "reverse_training": True},
+        {"{tmp}/d.jsonl": [{"text": "A b.", "entities": [1]}]}, ValueError,
+        "`entities` must be a list of non-empty strings",
     ),
     "paraphrases without a file": ("sft", {"paraphrases": "same_order"}, {}, ValueError, "Set `paraphrase_file`"),
     "paraphrase sets": (

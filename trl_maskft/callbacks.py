@@ -98,6 +98,7 @@ class QAEvalCallback(TrainerCallback):
     """
 
     title = "QA accuracy (ROUGE-1 recall of the reference, exact containment)"
+    summary_file = "qa_summary.md"  # where the scripts save `report()`
 
     def __init__(
         self,

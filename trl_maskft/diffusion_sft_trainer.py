@@ -30,6 +30,7 @@ from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
 from .masking import EVAL_STREAM, TRAIN_STREAM
 from .model_card import MethodModelCardMixin
 from .safe_checkpoints import SafeCheckpointsMixin
+from .truncation_counting import TruncationCountingMixin
 
 PAPER = {
     "title": "Large Language Diffusion Models",
@@ -91,7 +92,7 @@ def prepare_remote_code(model_id: str, revision: str | None = None) -> None:
         make_loadable_on_transformers_5(get_class_from_dynamic_module(class_reference, model_id, revision=revision))
 
 
-class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
+class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, TruncationCountingMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a masked-diffusion language model (LLaDA SFT).
 
     The data is prepared by `SFTTrainer` (prompt/completion, conversational or raw text). At every step, supervised

@@ -2,7 +2,8 @@
 
 A rendered example is ``pre + masked copy + mid + target copy + post`` where the masked copy and the target copy are
 the same token ids (the document, or a completion). Both copies are tokenized from the same ids, so position ``i`` of
-the masked span and position ``i`` of the target span are twins.
+the masked span and position ``i`` of the target span are twins. A target too long for ``max_length`` is cut from its
+end in both copies (`fit_target`), and the caller counts what was cut.
 """
 
 from __future__ import annotations
@@ -104,37 +105,56 @@ def end_of_turn_length(tokenizer: PreTrainedTokenizerBase, post_ids: list[int]) 
     return len(post_ids)
 
 
-def tokenize_reconstruction(
-    tokenizer: PreTrainedTokenizerBase,
-    target: str,
-    segments: tuple[str, str, str],
-    max_length: int | None = None,
-) -> dict[str, list[int] | int]:
-    """Token ids, labels and the twin spans of one reconstruction example.
+@dataclass(frozen=True)
+class ChatFrame:
+    """The token ids of a reconstruction chat around its two copies (``pre``, ``mid``, ``post``) and how many of the
+    ``post`` ids are supervised (the end of turn, `end_of_turn_length`)."""
 
-    Labels cover the target copy and the end-of-turn token. Where ``max_length`` is exceeded, the target is cut
-    from its end in *both* copies, so the twins stay aligned.
-    """
-    pre, mid, post = (tokenizer.encode(s, add_special_tokens=False) for s in segments)
-    target_ids = tokenizer.encode(target, add_special_tokens=False)
+    pre: tuple[int, ...]
+    mid: tuple[int, ...]
+    post: tuple[int, ...]
+    end_of_turn: int
+
+    @classmethod
+    def from_segments(cls, tokenizer: PreTrainedTokenizerBase, segments: tuple[str, str, str]) -> ChatFrame:
+        pre, mid, post = (tuple(tokenizer.encode(s, add_special_tokens=False)) for s in segments)
+        return cls(pre, mid, post, end_of_turn_length(tokenizer, list(post)))
+
+    @property
+    def overhead(self) -> int:
+        """Tokens of the chat besides the two copies."""
+        return len(self.pre) + len(self.mid) + len(self.post)
+
+    def room(self, max_length: int | None) -> int | None:
+        """The most target tokens that fit `max_length` in both copies (None: no limit)."""
+        return None if max_length is None else (max_length - self.overhead) // 2
+
+
+def fit_target(target_ids: list[int], frame: ChatFrame, max_length: int | None = None) -> tuple[list[int], int]:
+    """``(kept ids, number of ids cut)``: the target cut from its end so that both copies fit ``max_length``; a clear
+    error when the chat alone leaves no room."""
+    room = frame.room(max_length)
+    if room is None or len(target_ids) <= room:
+        return target_ids, 0
+    if room < 1:
+        raise ValueError(
+            f"`max_length`={max_length} leaves no room for the text: the chat around it alone takes {frame.overhead} "
+            "tokens. Raise `max_length` or shorten the instruction/prompt."
+        )
+    return target_ids[:room], len(target_ids) - room
+
+
+def reconstruction_example(target_ids: list[int], frame: ChatFrame) -> dict[str, list[int] | int]:
+    """Token ids, labels and the twin spans of one reconstruction example: ``pre + target + mid + target + post``,
+    labels on the target copy and the end of turn."""
     if not target_ids:
         raise ValueError("Found an empty document/completion; remove empty rows from the dataset.")
-    overhead = len(pre) + len(mid) + len(post)
-    if max_length is not None and overhead + 2 * len(target_ids) > max_length:
-        keep = (max_length - overhead) // 2
-        if keep < 1:
-            raise ValueError(
-                f"`max_length`={max_length} leaves no room for the text: the chat around it alone takes {overhead} "
-                "tokens. Raise `max_length` or shorten the instruction/prompt."
-            )
-        target_ids = target_ids[:keep]
-    n = len(target_ids)
-    eot = end_of_turn_length(tokenizer, post)
-    input_ids = pre + target_ids + mid + target_ids + post
+    pre, mid, post = list(frame.pre), list(frame.mid), list(frame.post)
+    n, eot = len(target_ids), frame.end_of_turn
     twin_start = len(pre) + n + len(mid)
     labels = [IGNORE_INDEX] * twin_start + target_ids + post[:eot] + [IGNORE_INDEX] * (len(post) - eot)
     return {
-        "input_ids": input_ids,
+        "input_ids": pre + target_ids + mid + target_ids + post,
         "labels": labels,
         "span_start": len(pre),
         "twin_start": twin_start,

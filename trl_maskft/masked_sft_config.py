@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
+from .chunking import validate_chunk_length
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
 from .packing import check_packing_options
 from .precision import PrecisionMixin
@@ -64,6 +65,12 @@ class MaskedSFTConfig(PrecisionMixin, SFTConfig):
         mask_unit (`str`, *optional*, defaults to `"token"`):
             Mask single tokens (`"token"`, the paper) or whole words (`"word"`: t of the words, each with all its
             tokens; a word starts at a token that begins with whitespace).
+        chunk_length (`int`, *optional*):
+            Split every document into consecutive non-overlapping chunks of at most this many tokens, each its own
+            reconstruction example (the paper's continued pretraining: 512), so that no token is cut; it must fit
+            `max_length` twice with the chat around it. Unset, a document too long for `max_length` is cut from its
+            end in both copies, and the trainer logs how many rows were cut and how many tokens that lost
+            (`MaskedSFTTrainer.data_reports`).
 
     Padding-free batches and packing (TRL's `padding_free`, `packing`, `packing_strategy`, `eval_packing`) keep every
     reconstruction chat whole and masked exactly as in a padded batch:
@@ -75,7 +82,7 @@ class MaskedSFTConfig(PrecisionMixin, SFTConfig):
     - `packing=True` (implies `padding_free`; `packing_strategy` must be `"bfd"`, since `"wrapped"` and `"bfd_split"`
       would cut chats): whole chats are packed into rows of at most `max_length` tokens by best-fit decreasing, and
       `per_device_train_batch_size` counts packed rows, as in TRL. A chat is never cut by packing; `max_length` still
-      bounds each chat at tokenization, which cuts the document from its end in both copies.
+      bounds each chat at tokenization (see `chunk_length`).
     """
 
     mask_token: str | None = field(default="[]", metadata={"help": "Mask string; must be exactly one token."})
@@ -116,6 +123,10 @@ class MaskedSFTConfig(PrecisionMixin, SFTConfig):
     mask_unit: str = field(
         default="token", metadata={"help": "Mask single tokens or whole words.", "choices": list(MASK_UNITS)}
     )
+    chunk_length: int | None = field(
+        default=None,
+        metadata={"help": "Split documents into chunks of at most this many tokens (the paper's CPT: 512)."},
+    )
     # TRL's options, with what they mean for reconstruction chats
     packing: bool = field(
         default=False,
@@ -148,6 +159,7 @@ class MaskedSFTConfig(PrecisionMixin, SFTConfig):
             raise ValueError(f"`mask_ratio` must lie strictly between 0 and 1, got {self.mask_ratio}.")
         if self.mask_unit not in MASK_UNITS:
             raise ValueError(f"`mask_unit` must be one of {MASK_UNITS}, got {self.mask_unit!r}.")
+        validate_chunk_length(self.chunk_length)
         if self.loss_on not in (None, "all", "masked"):
             raise ValueError(f"`loss_on` must be 'all' or 'masked', got {self.loss_on!r}.")
         if self.dataloader_persistent_workers and self.dataloader_num_workers > 0:

@@ -12,20 +12,10 @@ from trl import SFTTrainer
 from trl.trainer.utils import get_config_model_id
 
 from .collators import DataCollatorForMaskedSFT
-from .formatting import (
-    ReconstructionTemplate,
-    check_chat_template,
-    render_segments,
-    resolve_mask_token_id,
-    tokenize_reconstruction,
-)
+from .formatting import check_chat_template, resolve_mask_token_id
 from .mask_token_check import check_mask_token_absent
-from .masked_sft_config import (
-    COMPLETION_INSTRUCTION,
-    DOCUMENT_INSTRUCTION,
-    DOCUMENT_RESPONSE_PREFIX,
-    MaskedSFTConfig,
-)
+from .masked_data import data_kind, tokenize_for_masking
+from .masked_sft_config import MaskedSFTConfig
 from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin
 from .packing import CHAT_FIELDS, check_padding_free_model, pack_chat_dataset
@@ -56,66 +46,6 @@ def word_start_token_ids(tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:
         i
         for token, i in tokenizer.get_vocab().items()
         if token.startswith(SPACE_MARKERS) or tokenizer.convert_tokens_to_string([token])[:1].isspace()
-    )
-
-
-def data_kind(dataset: Dataset, text_field: str) -> str:
-    """``"completion"`` for prompt/completion data, ``"text"`` for documents; a clear error otherwise."""
-    if len(dataset) == 0:
-        raise ValueError(
-            "The dataset has no rows; masked SFT needs at least one document or prompt/completion row. Check the "
-            "data files and any filtering applied before the trainer."
-        )
-    columns = dataset.column_names
-    if "prompt" in columns and "completion" in columns:
-        kind = "completion"
-    elif text_field in columns:
-        kind = "text"
-    else:
-        raise ValueError(
-            f"The dataset has columns {columns}, but masked SFT needs a `{text_field}` column of documents (see "
-            "`dataset_text_field`) or `prompt` and `completion` columns."
-        )
-    sample = dataset[0]["completion" if kind == "completion" else text_field]
-    if not isinstance(sample, str):
-        raise ValueError(
-            f"Masked SFT expects plain strings in the dataset, got {type(sample).__name__}; conversational rows are "
-            "not supported. Flatten them to text or prompt/completion strings."
-        )
-    return kind
-
-
-def tokenize_for_masking(
-    dataset: Dataset, tokenizer: PreTrainedTokenizerBase, args: MaskedSFTConfig, kind: str | None = None
-) -> Dataset:
-    """Tokenize documents or prompt/completion rows (of `data_kind` ``kind``, found when not given) into
-    reconstruction examples (``tokenize_reconstruction``)."""
-    kind = kind or data_kind(dataset, args.dataset_text_field)
-    is_completion = kind == "completion"
-    template = ReconstructionTemplate(
-        instruction=args.instruction or (COMPLETION_INSTRUCTION if is_completion else DOCUMENT_INSTRUCTION),
-        response_prefix=args.response_prefix
-        if args.response_prefix is not None
-        else ("" if is_completion else DOCUMENT_RESPONSE_PREFIX),
-        system_prompt=args.system_prompt,
-    )
-    shared_segments = None if is_completion else render_segments(tokenizer, template)
-
-    def tokenize(row, idx):
-        if is_completion:
-            segments, target = render_segments(tokenizer, template, row["prompt"]), row["completion"]
-        else:
-            segments, target = shared_segments, row[args.dataset_text_field]
-        if not target or not target.strip():
-            raise ValueError(f"Row {idx} of the dataset is empty; remove empty documents/completions.")
-        return {**tokenize_reconstruction(tokenizer, target, segments, args.max_length), "idx": idx}
-
-    return dataset.map(
-        tokenize,
-        with_indices=True,
-        remove_columns=dataset.column_names,
-        num_proc=args.dataset_num_proc,
-        desc="Tokenizing",
     )
 
 
@@ -151,7 +81,10 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
     Args:
         model: model id, path or instance (as in `SFTTrainer`).
         args: a [`MaskedSFTConfig`].
-        train_dataset: documents in `args.dataset_text_field` (default `text`), or `prompt`/`completion` strings.
+        train_dataset: documents in `args.dataset_text_field` (default `text`), or `prompt`/`completion` strings; a
+            `datasets.Dataset` or a streamed `datasets.IterableDataset` (with `max_steps`). Documents are split into
+            chunks of `args.chunk_length` tokens when it is set; what `max_length` still cuts is counted in
+            `data_reports` and logged.
         eval_dataset: same format; evaluated as masked reconstruction, with masks that are the same at every
             evaluation (drawn by `eval_data_collator`).
         processing_class: the tokenizer; loaded from the model when omitted. It must have a chat template.
@@ -190,21 +123,25 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
 
         kind = data_kind(train_dataset, args.dataset_text_field)
         eval_packing = args.packing if args.eval_packing is None else args.eval_packing
+        self.data_reports = []  # what was chunked, cut or lost, per split (logged, printed by the scripts)
 
-        def prepare(dataset, packing, split, kind=None):
-            dataset = tokenize_for_masking(dataset, processing_class, args, kind)
+        def prepare(dataset, packing, split, label, kind=None):
+            dataset, report = tokenize_for_masking(dataset, processing_class, args, kind, split=split)
+            self.data_reports.append(report)
             check_mask_token_absent(
-                dataset, processing_class, mask_token_id, args.allow_mask_token_in_data, split, reconstruction=True
+                dataset, processing_class, mask_token_id, args.allow_mask_token_in_data, label, reconstruction=True
             )
             return pack_chat_dataset(dataset, args.max_length, args.dataset_num_proc) if packing else dataset
 
-        train_dataset = prepare(train_dataset, args.packing, "training", kind)
+        train_dataset = prepare(train_dataset, args.packing, "train", "training", kind)
         if isinstance(eval_dataset, dict):
             eval_dataset = {
-                split: prepare(data, eval_packing, f"evaluation {split!r}") for split, data in eval_dataset.items()
+                k: prepare(data, eval_packing, f"eval {k}", f"evaluation {k!r}") for k, data in eval_dataset.items()
             }
         elif eval_dataset is not None:
-            eval_dataset = prepare(eval_dataset, eval_packing, "evaluation")
+            eval_dataset = prepare(eval_dataset, eval_packing, "eval", "evaluation")
+        for report in self.data_reports:
+            report.log()
 
         self.mask_token_id = mask_token_id
         collator = DataCollatorForMaskedSFT(

@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -159,7 +160,8 @@ def warn_model_dtype(args, dtype) -> None:
 class PrecisionMixin:
     """Mixed in before a `TrainingArguments` subclass (`class C(PrecisionMixin, SFTConfig)`): chooses `bf16` from the
     hardware with `choose_precision` before TRL's `__post_init__` replaces `bf16=None` by `True`, then prints one line
-    on the main process naming the precision and why (`Precision: fp32 (no autocast): CPU run; ...`)."""
+    (to stderr, beside the libraries' logs) on the main process naming the precision and why (`Precision: fp32 (no
+    autocast): CPU run; ...`)."""
 
     def __post_init__(self):
         on_cpu = runs_on_cpu(self.use_cpu)
@@ -174,5 +176,5 @@ class PrecisionMixin:
         if self.process_index == 0:
             if choice.warning:
                 logger.warning(choice.warning)
-            print(f"Precision: {autocast_name(self.mixed_precision)}: {choice.reason}")
+            print(f"Precision: {autocast_name(self.mixed_precision)}: {choice.reason}", file=sys.stderr)
         warn_model_dtype(self, (self.model_init_kwargs or {}).get("dtype"))

@@ -1,13 +1,16 @@
-"""The SFT baselines' trainer: TRL's `SFTTrainer` with the project's checkpoint safety (`SafeCheckpointsMixin`)."""
+"""The SFT baselines' trainer: TRL's `SFTTrainer` with the project's checkpoint safety (`SafeCheckpointsMixin`) and
+counted truncation (`TruncationCountingMixin`)."""
 
 from __future__ import annotations
 
 from trl import SFTTrainer
 
 from .safe_checkpoints import SafeCheckpointsMixin
+from .truncation_counting import TruncationCountingMixin
 
 
-class SFTBaselineTrainer(SafeCheckpointsMixin, SFTTrainer):
-    """[`~trl.SFTTrainer`] whose checkpoints are complete or refused and whose runs stop with a checkpoint on
-    SIGTERM (see `SafeCheckpointsMixin`): the trainer of the plain SFT, paraphrase SFT and reverse-training
+class SFTBaselineTrainer(SafeCheckpointsMixin, TruncationCountingMixin, SFTTrainer):
+    """[`~trl.SFTTrainer`] whose checkpoints are complete or refused, whose runs stop with a checkpoint on SIGTERM
+    (see `SafeCheckpointsMixin`), and whose preparation counts and logs what `max_length` cuts (`data_reports`): the
+    trainer of the plain SFT, paraphrase SFT and reverse-training
     baselines (`trl_maskft.scripts.sft`)."""

@@ -1,8 +1,7 @@
-"""Reading and writing local knowledge: documents (JSONL, a JSON array or text), their paraphrases and QA items
-(JSONL).
+"""Reading and writing local knowledge beside the documents (a corpus, `trl_maskft.data.corpus`): paraphrases and QA
+items (JSONL).
 
-A document line is `{"text": str, "entities": list[str]}` (`entities` optional: the names, places, dates... that
-reverse training keeps whole). A QA line is
+A QA line is
 `{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}` (`group` optional);
 the paper's test lines, `{"group", "task", "question", "answer"}`, are read too (`paper_format.paper_direction`).
 Blank lines are skipped; errors name the file and the 1-based line.
@@ -15,7 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from ..text_files import text_lines
-from .paper_format import paper_direction, read_json_texts
+from .paper_format import paper_direction
 from .schema import QAItem
 
 PathLike = str | os.PathLike
@@ -68,33 +67,6 @@ def _string_list(row: dict, name: str, path: PathLike, line_number: int) -> list
     if not (isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)):
         raise ValueError(f"{path}, line {line_number}: field {name!r} must be a list of non-empty strings.")
     return value
-
-
-def load_documents_with_entities(path: PathLike) -> tuple[list[str], list[str]]:
-    """Documents from a `.txt` file (one per line, no entities), a `.json` file (one array of `{"text": ...}` or of
-    strings, no entities: `read_json_texts`) or a JSONL file (one `{"text": ...}` per line, with an optional
-    `"entities"` list), and the entities of all lines in order, without repeats."""
-    if os.fspath(path).endswith(".txt"):
-        documents, entities = [line.strip() for _, line in text_lines(path) if line.strip()], []
-    elif os.fspath(path).endswith(".json"):  # one JSON array, as the paper's training files
-        documents, entities = read_json_texts(path), []
-    else:
-        documents, entities = [], []
-        for line_number, row in read_jsonl_rows(path):
-            text = require_field(row, "text", path, line_number)
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"{path}, line {line_number}: field 'text' must be a non-empty string.")
-            documents.append(text)
-            if "entities" in row:
-                entities += _string_list(row, "entities", path, line_number)
-    if not documents:
-        raise ValueError(f"{path} holds no documents.")
-    return documents, list(dict.fromkeys(entities))
-
-
-def load_documents(path: PathLike) -> list[str]:
-    """Documents from a `.txt`, `.json` or JSONL file (see `load_documents_with_entities`)."""
-    return load_documents_with_entities(path)[0]
 
 
 def load_paraphrases_jsonl(path: PathLike, num_documents: int) -> list[list[str]]:

@@ -58,9 +58,9 @@ class KnowledgeData:
     paraphrases: list[list[str]] | None = None
     entities: list[str] = field(default_factory=list)
 
-    def documents_dataset(self) -> Dataset:
-        """The documents as a language-modeling dataset with a `text` column."""
-        return Dataset.from_dict({"text": list(self.documents)})
+    def documents_dataset(self, text_field: str = "text") -> Dataset:
+        """The documents as a language-modeling dataset with a `text_field` column."""
+        return Dataset.from_dict({text_field: list(self.documents)})
 
     def qa_records(self) -> list[dict]:
         """The QA items as dicts with `question`, `answers` (list), `direction` and `group`."""

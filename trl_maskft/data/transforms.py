@@ -98,20 +98,24 @@ def training_documents(knowledge: KnowledgeData, reverse: bool = False) -> list[
     return documents + [reverse_words(document, knowledge.entities) for document in documents]
 
 
-def sft_dataset(documents: Sequence[str], prompt: str, system_prompt: str | None = None) -> Dataset:
-    """Plain SFT baseline: conversational prompt/completion rows ``prompt -> document``, after a system message
+def sft_row(document: str, prompt: str, system_prompt: str | None = None) -> dict[str, list[dict[str, str]]]:
+    """One plain SFT baseline row: the conversational prompt/completion ``prompt -> document``, after a system message
     unless `system_prompt` is None (the chat template's default)."""
-    return Dataset.from_dict(
-        {
-            "prompt": [[*system_turn(system_prompt), {"role": "user", "content": prompt}] for _ in documents],
-            "completion": [[{"role": "assistant", "content": doc}] for doc in documents],
-        }
-    )
+    return {
+        "prompt": [*system_turn(system_prompt), {"role": "user", "content": prompt}],
+        "completion": [{"role": "assistant", "content": document}],
+    }
 
 
-def pretraining_dataset(documents: Sequence[str]) -> Dataset:
-    """Raw-text (pre-training format) baseline: a language-modeling dataset with a `text` column."""
-    return Dataset.from_dict({"text": list(documents)})
+def sft_dataset(documents: Sequence[str], prompt: str, system_prompt: str | None = None) -> Dataset:
+    """Plain SFT baseline: the `sft_row` of every document."""
+    rows = [sft_row(document, prompt, system_prompt) for document in documents]
+    return Dataset.from_dict({column: [row[column] for row in rows] for column in ("prompt", "completion")})
+
+
+def pretraining_dataset(documents: Sequence[str], text_field: str = "text") -> Dataset:
+    """Raw-text (pre-training format) baseline: a language-modeling dataset with a `text_field` column."""
+    return Dataset.from_dict({text_field: list(documents)})
 
 
 def to_conversational(dataset: Dataset) -> Dataset:

@@ -21,18 +21,21 @@ class KnowledgeScriptArguments:
         default="people",
         metadata={
             "help": "'people', 'biographies', 'biographies:<file.jsonl>', 'name_description:<folder>', "
-            "'masked_arllm:<folder>:<ND|biography|wiki>' (the paper's data), a local documents file (.jsonl with "
-            "'text', a .json array, .txt) or a Hub dataset id (see `trl_maskft.data.sources`); with "
-            "`task: gsm8k`, a folder of GSM8K {train,test}.jsonl or a Hub id such as 'openai/gsm8k'."
+            "'masked_arllm:<folder>:<ND|biography|wiki>' (the paper's data), or a corpus: local files "
+            "(.jsonl/.json/.parquet/.csv/.txt: a file, a folder or a glob) or a Hub dataset id (see "
+            "`trl_maskft.data.sources` and `trl_maskft.data.corpus`); with `task: gsm8k`, a folder of GSM8K "
+            "{train,test}.jsonl or a Hub id such as 'openai/gsm8k'."
         },
     )
     dataset_config: str | None = field(default=None, metadata={"help": "Hub dataset configuration."})
     qa_file: str | None = field(
         default=None,
-        metadata={"help": "JSONL of QA items {question, answer, direction, group} for local or Hub documents."},
+        metadata={"help": "JSONL of QA items {question, answer, direction, group} for a corpus (optional)."},
     )
     num_people: int = field(default=30, metadata={"help": "Size of the built-in dataset."})
-    dataset_seed: int = field(default=0, metadata={"help": "Seed of the built-in dataset."})
+    dataset_seed: int = field(
+        default=0, metadata={"help": "Seed of the built-in dataset and of a corpus's held-out rows."}
+    )
     qa_templates_per_person: int | None = field(
         default=None,
         metadata={"help": "Built-in people: question templates asked per person and direction (default one)."},

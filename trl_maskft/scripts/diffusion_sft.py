@@ -20,7 +20,8 @@ from ..diffusion_sft_trainer import DiffusionSFTTrainer
 from ..parsing import RecipeParser
 from ..sampling import REMASKING
 from .arguments import KnowledgeScriptArguments
-from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report
+from .inputs import load_knowledge
+from .run import knowledge_evaluation, recipe_path, train_and_report
 
 
 @dataclass
@@ -41,7 +42,7 @@ def make_parser() -> RecipeParser:
 
 def main(argv: list[str] | None = None):
     script_args, training_args, model_args, sampling_args = make_parser().parse_args_and_config(args=argv)
-    knowledge = load_knowledge(script_args)
+    knowledge = load_knowledge(script_args, text_field=training_args.dataset_text_field)
     answerer = DiffusionAnswerer.for_training(  # samples as trained: mask token, attention, logit shift
         training_args,
         max_new_tokens=script_args.qa_max_new_tokens,
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None):
         training_args,
         model_args,
         sft_dataset(knowledge.documents, script_args.sft_prompt),
-        knowledge_evaluation(script_args, knowledge, answerer),
+        knowledge_evaluation(script_args, knowledge.qa, answerer),
         dataset_name=script_args.dataset_name,
         overwrite_run=script_args.overwrite_run,
         recipe=recipe_path(argv),

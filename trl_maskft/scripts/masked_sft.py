@@ -1,5 +1,7 @@
-"""Masked SFT on documents or prompt/completion data, with forward/backward QA evaluation along the way; with
-`task: gsm8k`, masked SFT on GSM8K scored by answer accuracy.
+"""Masked SFT on documents or prompt/completion data, with forward/backward QA evaluation along the way when there
+are QA items (else the evaluation loss on held-out rows): a built-in knowledge source, or a corpus of local files or
+a Hub dataset (masked continued pretraining, `chunk_length`); with `task: gsm8k`, masked SFT on GSM8K scored by
+answer accuracy.
 
 ```bash
 accelerate launch -m trl_maskft.scripts.masked_sft \
@@ -11,35 +13,40 @@ from __future__ import annotations
 
 from trl import ModelConfig
 
+from ..data.corpus import CorpusArguments
 from ..masked_sft_config import MaskedSFTConfig
 from ..masked_sft_trainer import MaskedSFTTrainer
 from ..parsing import RecipeParser
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
-from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
+from .inputs import load_training_data
+from .run import knowledge_evaluation, recipe_path, train_and_report, train_task
 
 
 def make_parser() -> RecipeParser:
-    return RecipeParser((KnowledgeScriptArguments, TaskArguments, MaskedSFTConfig, ModelConfig))
+    return RecipeParser((KnowledgeScriptArguments, CorpusArguments, TaskArguments, MaskedSFTConfig, ModelConfig))
 
 
 def main(argv: list[str] | None = None):
-    script_args, task_args, training_args, model_args = make_parser().parse_args_and_config(args=argv)
+    parsed = make_parser().parse_args_and_config(args=argv)
+    script_args, corpus_args, task_args, training_args, model_args = parsed
     recipe, system_prompt = recipe_path(argv), training_args.system_prompt
     if task_args.task != KNOWLEDGE:
         return train_task(
             MaskedSFTTrainer, task_args, script_args, training_args, model_args,
             system_prompt=system_prompt, recipe=recipe,
         )  # fmt: skip
-    knowledge = load_knowledge(script_args)
+    data = load_training_data(script_args, corpus_args, training_args, model_args)
     return train_and_report(
         MaskedSFTTrainer,
         training_args,
         model_args,
-        knowledge.documents_dataset(),
-        knowledge_evaluation(script_args, knowledge, system_prompt=system_prompt),
+        data.train,
+        knowledge_evaluation(script_args, data.qa, system_prompt=system_prompt),
         dataset_name=script_args.dataset_name,
         overwrite_run=script_args.overwrite_run,
         recipe=recipe,
+        eval_dataset=data.eval,
+        corpus_log=data.log,
     )
 
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from datasets import Dataset
+from datasets import Dataset, IterableDataset
 from transformers import Trainer
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
 from ..answering import Answerer
 from ..best_epoch import BestEpochCallback
 from ..callbacks import QAEvalCallback
-from ..data import KnowledgeData, balanced_qa_sample
-from ..data.sources import load_knowledge_source
+from ..data import balanced_qa_sample
+from ..data.schema import QAItem
 from ..data.transforms import to_conversational
 from ..hub import HubPublishing
+from ..loss_report import LossReport
 from ..model_card import write_model_card
 from ..models import resolve_model_path
 from ..precision import warn_model_dtype
@@ -29,27 +30,6 @@ from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 
 # Adds the run's QA callback (or a subclass) and what goes with it to its trainer; returns the QA callback
 Evaluation = Callable[[Trainer], QAEvalCallback]
-
-
-def load_knowledge(
-    script_args: KnowledgeScriptArguments,
-    paraphrases: str = "none",
-    paraphrase_file: str | None = None,
-    num_paraphrases: int | None = None,
-) -> KnowledgeData:
-    """The documents, QA items and, unless `paraphrases` is "none", the paraphrase sets named by the script arguments
-    (`trl_maskft.data.sources.load_knowledge_source`)."""
-    return load_knowledge_source(
-        script_args.dataset_name,
-        qa_file=script_args.qa_file,
-        dataset_config=script_args.dataset_config,
-        num_people=script_args.num_people,
-        seed=script_args.dataset_seed,
-        paraphrases=paraphrases,
-        paraphrase_file=paraphrase_file,
-        num_paraphrases=num_paraphrases,
-        num_eval_templates=script_args.qa_templates_per_person,
-    )
 
 
 def qa_evaluation(script_args: KnowledgeScriptArguments, build: Callable[[Trainer], QAEvalCallback]) -> Evaluation:
@@ -70,21 +50,24 @@ def qa_evaluation(script_args: KnowledgeScriptArguments, build: Callable[[Traine
 
 def knowledge_evaluation(
     script_args: KnowledgeScriptArguments,
-    knowledge: KnowledgeData,
+    items: Sequence[QAItem],
     answerer: Answerer | None = None,
     system_prompt: str | None = None,
-) -> Evaluation:
-    """The QA callback of a knowledge run: `qa_max_items` QA items (`balanced_qa_sample`; all without it), asked on
-    the script's schedule, answered by `answerer` (by default greedily, `KnowledgeScriptArguments.greedy_answerer`)."""
-    items = knowledge.qa
+) -> Evaluation | None:
+    """The QA callback of a knowledge run: `qa_max_items` of the QA `items` (`balanced_qa_sample`; all without it),
+    asked on the script's schedule, answered by `answerer` (by default greedily,
+    `KnowledgeScriptArguments.greedy_answerer`); None without QA items (a corpus alone: the run reports its
+    evaluation loss)."""
+    if not items:
+        return None
     if script_args.qa_max_items:  # the same questions for every training seed: drawn with the dataset's seed
         items = balanced_qa_sample(items, script_args.qa_max_items, seed=script_args.dataset_seed)
     answerer = answerer or script_args.greedy_answerer()
-    schedule = script_args.qa_schedule()
+    schedule, score = script_args.qa_schedule(), script_args.qa_score
     return qa_evaluation(
         script_args,
         lambda trainer: QAEvalCallback(
-            trainer, items, answerer, system_prompt=system_prompt, qa_score=script_args.qa_score, **schedule
+            trainer, items, answerer, system_prompt=system_prompt, qa_score=score, **schedule
         ),
     )
 
@@ -107,65 +90,84 @@ def recipe_path(argv: list[str] | None = None) -> str | None:
     return args[args.index("--config") + 1] if "--config" in args[:-1] else None
 
 
-def build_trainer(trainer_cls: type[Trainer], training_args, model_args: ModelConfig, train_dataset) -> Trainer:
+def build_trainer(
+    trainer_cls: type[Trainer], training_args, model_args: ModelConfig, train_dataset, eval_dataset=None
+) -> Trainer:
     """The trainer of the run: the model of `model_args` (quantized and with a PEFT adapter when they say so)
-    trained on `train_dataset`, which is also evaluated when `eval_strategy` is set; sharded under an FSDP launch also
-    on CPU processes, and launches or FSDP2 settings that cannot run as set refused (`trl_maskft.sharding`)."""
+    trained on `train_dataset`; when `eval_strategy` is set it evaluates `eval_dataset` (held-out rows), or without
+    one `train_dataset` itself. Sharded under an FSDP launch also on CPU processes; launches or FSDP2 settings that
+    cannot run as set are refused (`trl_maskft.sharding`)."""
+    evaluated = eval_dataset if eval_dataset is not None else train_dataset
     return build_sharded_trainer(
         trainer_cls,
         model=set_model_init_kwargs(training_args, model_args),
         args=training_args,
         train_dataset=train_dataset,
-        eval_dataset=train_dataset if training_args.eval_strategy != "no" else None,
+        eval_dataset=evaluated if training_args.eval_strategy != "no" else None,
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
 
 
-def save_run(trainer: Trainer, qa: QAEvalCallback, card_kwargs: dict) -> None:
-    """Save the model, its card (`write_model_card` with `card_kwargs`) and the QA table to `output_dir`, and print
-    the table."""
+def save_run(trainer: Trainer, report: QAEvalCallback | LossReport, card_kwargs: dict) -> None:
+    """Save the model (whole, also under FSDP), its card (`write_model_card` with `card_kwargs`) and the run's report
+    (the QA table, or the evaluation losses) to `output_dir`, and print the report."""
     output_dir = trainer.args.output_dir
     save_final_model(trainer, output_dir)
     write_model_card(trainer, **card_kwargs)
-    report = qa.report()
+    text = report.report()
     if trainer.is_world_process_zero():
-        with open(os.path.join(output_dir, "qa_summary.md"), "w") as f:
-            f.write(report + "\n")
-    trainer.accelerator.print(f"\n{qa.title}:\n{report}\n")
-    trainer.accelerator.print(f"Model, model card and QA results saved to {output_dir}.")
+        with open(os.path.join(output_dir, report.summary_file), "w") as f:
+            f.write(text + "\n")
+    trainer.accelerator.print(f"\n{report.title}:\n{text}\n")
+    trainer.accelerator.print(f"Model, model card and {report.summary_file} saved to {output_dir}.")
+
+
+def print_data_reports(trainer: Trainer, corpus_log: Sequence[str] = ()) -> None:
+    """Print how the corpus was read and what data preparation chunked, cut or dropped (`trainer.data_reports`)."""
+    lines = [*corpus_log, *(report.message() for report in getattr(trainer, "data_reports", []))]
+    if lines:
+        trainer.accelerator.print("Data:\n" + "\n".join(f"  {line}" for line in lines))
 
 
 def train_and_report(
     trainer_cls: type[Trainer],
     training_args,
     model_args: ModelConfig,
-    train_dataset: Dataset,
-    evaluation: Evaluation,
+    train_dataset: Dataset | IterableDataset,
+    evaluation: Evaluation | None,
     dataset_name: str,
     recipe: str | None = None,
     method: str | None = None,
     overwrite_run: bool = False,
-) -> QAEvalCallback:
-    """Train with the QA callback that `evaluation` adds asking along the way; save the model, its card (naming
-    `recipe`, the data and, for trainers whose card does not, `method`) and the QA table to `output_dir`; then push
-    when asked (`HubPublishing`: a failed push ends the run with a message and exit status 1, everything saved).
-    Before the model is loaded, `output_dir` must be writable and hold no earlier run, unless `overwrite_run` clears
-    it (`prepare_output_dir`)."""
+    eval_dataset: Dataset | IterableDataset | None = None,
+    corpus_log: Sequence[str] = (),
+) -> QAEvalCallback | LossReport:
+    """Train with the QA callback that `evaluation` adds asking along the way (without one, a `LossReport` of the
+    evaluation losses on `eval_dataset`); save the model, its card (naming `recipe`, the data and, for trainers whose
+    card does not, `method`) and the report to `output_dir`; then push when asked (`HubPublishing`: a failed push
+    ends the run with a message and exit status 1, everything saved). Before the model is loaded, `output_dir` must
+    be writable and hold no earlier run, unless `overwrite_run` clears it (`prepare_output_dir`). `corpus_log` (how
+    the corpus was read) and the trainer's data reports are printed before training."""
     prepare_output_dir(training_args, overwrite_run)
     hub = HubPublishing.take_over(training_args)
-    trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset)
-    qa = evaluation(trainer)
+    trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset, eval_dataset)
+    print_data_reports(trainer, corpus_log)
+    if evaluation is not None:
+        report = evaluation(trainer)
+    else:
+        report = LossReport(trainer)
+        report.add_to_trainer()
     with hub.training(trainer):
         trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or training_args.output_dir))
     card_kwargs = {"model_name": model_name, "dataset_name": dataset_name, "recipe": recipe, "method": method}
-    save_run(trainer, qa, card_kwargs)
+    save_run(trainer, report, card_kwargs)
     failure = hub.publish(trainer, **card_kwargs)
     trainer.end()
     if failure is not None:
         raise SystemExit(failure)
-    return qa
+    return report
 
 
 def train_task(

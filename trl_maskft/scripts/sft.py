@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig
 
+from ..chunking import validate_chunk_length
+from ..data.baseline_rows import baseline_rows
+from ..data.corpus import Corpus, CorpusArguments
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
 from ..parsing import RecipeParser
 from ..sft_config import BaselineSFTConfig
 from ..sft_trainer import SFTBaselineTrainer
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
-from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
+from .inputs import load_knowledge, load_tokenizer, load_training_data
+from .run import knowledge_evaluation, recipe_path, train_and_report, train_task
 
 
 @dataclass
@@ -53,8 +57,15 @@ class BaselineArguments:
             "chat template's default."
         },
     )
+    chunk_length: int | None = field(
+        default=None,
+        metadata={"help": "Split documents into the chunks of at most this many tokens that masked SFT trains on."},
+    )
 
     def __post_init__(self):
+        validate_chunk_length(self.chunk_length)
+        if self.chunk_length is not None and (self.paraphrases != "none" or self.reverse_training):
+            raise ValueError("`chunk_length` chunks a corpus's documents; paraphrase and reverse training do not.")
         if self.sft_format not in SFT_FORMATS:
             raise ValueError(f"`sft_format` must be one of {SFT_FORMATS}, got {self.sft_format!r}.")
         if self.paraphrases not in PARAPHRASE_MODES:
@@ -71,12 +82,55 @@ def baseline_method(args: BaselineArguments) -> str:
 
 
 def make_parser() -> RecipeParser:
-    return RecipeParser((KnowledgeScriptArguments, TaskArguments, BaselineSFTConfig, ModelConfig, BaselineArguments))
+    return RecipeParser(
+        (KnowledgeScriptArguments, CorpusArguments, TaskArguments, BaselineSFTConfig, ModelConfig, BaselineArguments)
+    )
+
+
+def augmented_data(script_args, corpus_args, baseline_args: BaselineArguments, text_field: str) -> Corpus:
+    """Paraphrase and reverse training: the documents in memory, with their paraphrases and reversed copies."""
+    knowledge = load_knowledge(
+        script_args,
+        baseline_args.paraphrases,
+        baseline_args.paraphrase_file,
+        baseline_args.num_paraphrases,
+        corpus_args=corpus_args,
+        text_field=text_field,
+    )
+    documents = training_documents(knowledge, reverse=baseline_args.reverse_training)
+    if baseline_args.sft_format == "chat":
+        return Corpus(sft_dataset(documents, script_args.sft_prompt, baseline_args.system_prompt), qa=knowledge.qa)
+    return Corpus(pretraining_dataset(documents, text_field), qa=knowledge.qa)
+
+
+def baseline_data(script_args, corpus_args, training_args, model_args, baseline_args: BaselineArguments) -> Corpus:
+    """The baseline's rows of the run's data (`baseline_rows`: documents whole or chunked, QA pairs), held-out rows
+    alike, and what chunking did in the corpus log."""
+    data = load_training_data(script_args, corpus_args, training_args, model_args)
+    chunking = baseline_args.chunk_length is not None
+    remote = training_args.trust_remote_code
+    common = {
+        "text_field": training_args.dataset_text_field,
+        "sft_format": baseline_args.sft_format,
+        "prompt": script_args.sft_prompt,
+        "system_prompt": baseline_args.system_prompt,
+        "tokenizer": load_tokenizer(model_args, remote) if chunking else None,
+        "chunk_length": baseline_args.chunk_length,
+        "max_length": training_args.max_length,
+        "num_proc": training_args.dataset_num_proc,
+    }
+    train, report = baseline_rows(data.train, **common)
+    log = [*data.log, *([report.message()] if report else [])]
+    held_out = None
+    if data.eval is not None:
+        held_out, report = baseline_rows(data.eval, split="eval", **common)
+        log += [report.message()] if report else []
+    return Corpus(train, held_out, data.qa, log)
 
 
 def main(argv: list[str] | None = None):
     parsed = make_parser().parse_args_and_config(args=argv)
-    script_args, task_args, training_args, model_args, baseline_args = parsed
+    script_args, corpus_args, task_args, training_args, model_args, baseline_args = parsed
     recipe, method = recipe_path(argv), baseline_method(baseline_args)
     if task_args.task != KNOWLEDGE:
         if baseline_args != BaselineArguments():
@@ -87,24 +141,23 @@ def main(argv: list[str] | None = None):
             SFTBaselineTrainer, task_args, script_args, training_args, model_args,
             conversational=True, recipe=recipe, method=method,
         )  # fmt: skip
-    knowledge = load_knowledge(
-        script_args, baseline_args.paraphrases, baseline_args.paraphrase_file, baseline_args.num_paraphrases
-    )
-    documents = training_documents(knowledge, reverse=baseline_args.reverse_training)
-    if baseline_args.sft_format == "chat":
-        dataset = sft_dataset(documents, script_args.sft_prompt, baseline_args.system_prompt)
+    text_field = training_args.dataset_text_field
+    if baseline_args.paraphrases != "none" or baseline_args.reverse_training:
+        data = augmented_data(script_args, corpus_args, baseline_args, text_field)
     else:
-        dataset = pretraining_dataset(documents)
+        data = baseline_data(script_args, corpus_args, training_args, model_args, baseline_args)
     return train_and_report(
         SFTBaselineTrainer,
         training_args,
         model_args,
-        dataset,
-        knowledge_evaluation(script_args, knowledge, system_prompt=baseline_args.system_prompt),
+        data.train,
+        knowledge_evaluation(script_args, data.qa, system_prompt=baseline_args.system_prompt),
         dataset_name=script_args.dataset_name,
         overwrite_run=script_args.overwrite_run,
         recipe=recipe,
         method=method,
+        eval_dataset=data.eval,
+        corpus_log=data.log,
     )
 
 
