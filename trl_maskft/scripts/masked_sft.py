@@ -1,5 +1,6 @@
 """Masked SFT on documents or prompt/completion data, with forward/backward QA evaluation along the way; with
-`task: gsm8k`, masked SFT on GSM8K scored by answer accuracy.
+`task: gsm8k` or `task: math`, masked SFT on GSM8K or MATH scored by answer accuracy; with `bench_tasks`, also
+lm-evaluation-harness benchmarks along the way (`trl_maskft.bench`).
 
 ```bash
 accelerate launch -m trl_maskft.scripts.masked_sft \
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from trl import ModelConfig, TrlParser
 
+from ..bench import BenchmarkConfig
 from ..masked_sft_config import MaskedSFTConfig
 from ..masked_sft_trainer import MaskedSFTTrainer
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
@@ -18,16 +20,16 @@ from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_re
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, TaskArguments, MaskedSFTConfig, ModelConfig))
+    return TrlParser((KnowledgeScriptArguments, TaskArguments, MaskedSFTConfig, ModelConfig, BenchmarkConfig))
 
 
 def main(argv: list[str] | None = None):
-    script_args, task_args, training_args, model_args = make_parser().parse_args_and_config(args=argv)
+    script_args, task_args, training_args, model_args, bench = make_parser().parse_args_and_config(args=argv)
     recipe, system_prompt = recipe_path(argv), training_args.system_prompt
     if task_args.task != KNOWLEDGE:
         return train_task(
             MaskedSFTTrainer, task_args, script_args, training_args, model_args,
-            system_prompt=system_prompt, recipe=recipe,
+            system_prompt=system_prompt, recipe=recipe, benchmark=bench,
         )  # fmt: skip
     knowledge = load_knowledge(script_args)
     return train_and_report(
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None):
         knowledge_evaluation(script_args, knowledge, system_prompt=system_prompt),
         dataset_name=script_args.dataset_name,
         recipe=recipe,
+        benchmark=bench,
     )
 
 

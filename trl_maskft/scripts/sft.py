@@ -1,6 +1,7 @@
 """Autoregressive SFT baselines on documents, with forward/backward QA evaluation: plain SFT ("Tell me a fact." ->
 document chats, or the raw documents with `sft_format: text`), SFT with paraphrases (`paraphrases: same_order` or
-`permuted`) and reverse training (`reverse_training: true`); or regular SFT on GSM8K (`task: gsm8k`).
+`permuted`) and reverse training (`reverse_training: true`); or regular SFT on GSM8K or MATH (`task: gsm8k`, `task:
+math`); with `bench_tasks`, also lm-evaluation-harness benchmarks along the way (`trl_maskft.bench`).
 
 ```bash
 accelerate launch -m trl_maskft.scripts.sft --config recipes/smollm2-135m-instruct/sft/config_people.yaml
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
+from ..bench import BenchmarkConfig
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .run import knowledge_evaluation, load_knowledge, recipe_path, train_and_report, train_task
@@ -68,12 +70,14 @@ def baseline_method(args: BaselineArguments) -> str:
 
 
 def make_parser() -> TrlParser:
-    return TrlParser((KnowledgeScriptArguments, TaskArguments, SFTConfig, ModelConfig, BaselineArguments))
+    return TrlParser(
+        (KnowledgeScriptArguments, TaskArguments, SFTConfig, ModelConfig, BaselineArguments, BenchmarkConfig)
+    )
 
 
 def main(argv: list[str] | None = None):
     parsed = make_parser().parse_args_and_config(args=argv)
-    script_args, task_args, training_args, model_args, baseline_args = parsed
+    script_args, task_args, training_args, model_args, baseline_args, bench = parsed
     recipe, method = recipe_path(argv), baseline_method(baseline_args)
     if task_args.task != KNOWLEDGE:
         if baseline_args != BaselineArguments():
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None):
             )
         return train_task(
             SFTTrainer, task_args, script_args, training_args, model_args,
-            conversational=True, recipe=recipe, method=method,
+            conversational=True, recipe=recipe, method=method, benchmark=bench,
         )  # fmt: skip
     knowledge = load_knowledge(
         script_args, baseline_args.paraphrases, baseline_args.paraphrase_file, baseline_args.num_paraphrases
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None):
         dataset_name=script_args.dataset_name,
         recipe=recipe,
         method=method,
+        benchmark=bench,
     )
 
 
