@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import importlib.metadata
 import json
 import logging
@@ -53,6 +54,14 @@ def preserved_rng() -> Iterator[None]:
         torch.random.set_rng_state(states[2])
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
+
+
+@functools.lru_cache(maxsize=4)
+def task_manager(include_defaults: bool, local_data: tuple[tuple[str, str], ...] = ()) -> TaskManager:
+    """lm-eval's task index of the project's task folder (and of lm-eval's own tasks with `include_defaults`, which
+    takes long to build: it is made once per process), passing `local_data` to the project's tasks."""
+    metadata = {"local_data": dict(local_data)}
+    return TaskManager(include_path=TASK_DIR, include_defaults=include_defaults, metadata=metadata)
 
 
 class LiveLM(HFLM):
@@ -109,11 +118,8 @@ class Benchmarks:
             raise ValueError("No benchmark to score: set `bench_tasks`.")
         self.config = config
         project = project_tasks()
-        self.task_manager = TaskManager(
-            include_path=TASK_DIR,
-            include_defaults=not set(config.bench_tasks) <= set(project),
-            metadata={"local_data": config.local_data()},
-        )
+        include_defaults = not set(config.bench_tasks) <= set(project)
+        self.task_manager = task_manager(include_defaults, tuple(sorted(config.local_data().items())))
         known = self.task_manager.all_tasks
         for name in config.bench_tasks:
             if name not in known:
@@ -168,8 +174,7 @@ class Benchmarks:
         the others), the questions shared out over `accelerator`'s processes; `sharded`: FSDP/ZeRO-3 parameters."""
         metrics, records = {}, []
         kwargs = self.config.evaluate_kwargs()
-        if sharded:
-            kwargs["gen_kwargs"]["synced_gpus"] = True
+        kwargs["gen_kwargs"]["synced_gpus"] = sharded  # always set: lm-eval keeps it in the (reused) task's config
         with preserved_rng():
             lm = LiveLM(model, tokenizer, self.config.bench_batch_size, accelerator, logits_cache=not sharded)
             for name, task in self.tasks.items():
