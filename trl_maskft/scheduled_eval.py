@@ -222,7 +222,9 @@ class ScheduledEvalCallback(TrainerCallback):
             self._evaluate_if_due(int(state.epoch))
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        self._evaluate_if_due(round(state.epoch))
+        epoch = epoch_label(state.epoch)
+        if isinstance(epoch, int):  # not an epoch cut short by `max_steps`: `on_train_end` evaluates that one
+            self._evaluate_if_due(epoch)
 
     def _evaluate_if_due(self, epoch: int) -> None:
         """Evaluate after `epoch` if it is scheduled and not evaluated yet (a resumed run may have evaluated it)."""

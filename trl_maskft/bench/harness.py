@@ -93,8 +93,11 @@ def _json_safe(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def sample_record(task: str, sample: dict) -> dict:
-    """One per-sample record of `simple_evaluate`'s `samples`: the prompt, target, responses and metric values."""
+def sample_record(task: str, sample: dict, repeats: int = 1) -> dict:
+    """One per-sample record of `simple_evaluate`'s `samples`: the prompt, target, responses and metric values.
+
+    The responses are cut to the task's `repeats` per request: on several processes lm-eval pads a short share by
+    running its last request again and appends those responses to that request's own."""
     return _json_safe(
         {
             "task": task,
@@ -102,7 +105,7 @@ def sample_record(task: str, sample: dict) -> dict:
             "filter": sample["filter"],
             "prompt": sample["arguments"][0][0],
             "target": sample["target"],
-            "responses": sample["resps"],
+            "responses": [responses[:repeats] for responses in sample["resps"]],
             "filtered_responses": sample["filtered_resps"],
             **{metric: sample[metric] for metric in sample["metrics"]},
         }
@@ -187,7 +190,8 @@ class Benchmarks:
                     metric, _, filter_name = key.partition(",")
                     if filter_name and not metric.endswith("_stderr"):
                         metrics[metric_key(name, metric, filter_name)] = float(value)
-                records += [sample_record(name, sample) for sample in out["samples"][name]]
+                repeats = task.config.repeats or 1
+                records += [sample_record(name, sample, repeats) for sample in out["samples"][name]]
         if lm.world_size > 1:
             metrics = broadcast_object_list([metrics])[0]
         return metrics, records

@@ -123,4 +123,3 @@ def drop_long_pairs(dataset: Dataset, tokenizer, max_tokens: int) -> tuple[Datas
     ]
     kept = [i for i, length in enumerate(lengths) if length <= max_tokens]
     return dataset.select(kept), len(dataset) - len(kept)
-
