@@ -3,11 +3,12 @@
 import configparser
 import os
 import sys
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from trl_maskft.bench import TASK_DIR, BenchmarkConfig, evaluate_command, project_tasks
+from trl_maskft.bench import TASK_DIR, BenchmarkConfig, add_benchmarks, evaluate_command, project_tasks
 from trl_maskft.extras import require_eval
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,3 +80,11 @@ def test_the_eval_extra_is_pinned_and_in_dev():
     assert "lm_eval_tasks/*.yaml" in setup["options.package_data"]["trl_maskft"]
     with open(os.path.join(TASK_DIR, "maskft_gsm8k.yaml")) as f:
         yaml.safe_load(f.read().replace("!function ", ""))  # valid YAML
+
+
+def test_a_benchmark_metric_for_best_model_needs_benchmarks():
+    trainer = SimpleNamespace(args=SimpleNamespace(metric_for_best_model="eval_bench_maskft_math_math_verify"))
+    with pytest.raises(ValueError, match="is a benchmark metric, but `bench_tasks` names no benchmark"):
+        add_benchmarks(trainer, BenchmarkConfig())
+    trainer.args.metric_for_best_model = "eval_loss"
+    assert add_benchmarks(trainer, None) is None

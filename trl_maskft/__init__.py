@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from .answering import DiffusionAnswerer, GreedyAnswerer
+from .bench import BenchmarkCallback, BenchmarkConfig
 from .callbacks import QAEvalCallback
 from .collators import DataCollatorForMaskedSFT
 from .diffusion_sft_config import DiffusionSFTConfig
@@ -12,6 +13,8 @@ from .masked_sft_trainer import MaskedSFTTrainer
 from .sampling import diffusion_generate
 
 __all__ = [
+    "BenchmarkCallback",
+    "BenchmarkConfig",
     "DataCollatorForMaskedSFT",
     "DiffusionAnswerer",
     "DiffusionSFTConfig",
