@@ -22,7 +22,7 @@ from trl_maskft.formatting import IGNORE_INDEX
 from trl_maskft.generation import greedy_config
 from trl_maskft.scripts import masked_sft, sft
 from trl_maskft.tasks import GSM8K, get_task
-from trl_maskft.tasks import gsm8k as gsm8k_module
+from trl_maskft.tasks import loading as loading_module
 from trl_maskft.tasks.callback import TaskEvalCallback, evaluate_task, task_answerer
 from trl_maskft.tasks.gsm8k import extract_final_answer, extract_last_number, load_gsm8k, normalize_number
 
@@ -137,7 +137,7 @@ def test_load_gsm8k_from_the_hub(monkeypatch):
             return Dataset.from_dict({"problem": ["Q?"], "solution": ["#### 1"]})
         return Dataset.from_dict({"question": ["Q1?", "Q2?", "Q3?"], "answer": ["#### 1", "#### 2", "#### 3"]})
 
-    monkeypatch.setattr(gsm8k_module.datasets, "load_dataset", load_dataset)
+    monkeypatch.setattr(loading_module.datasets, "load_dataset", load_dataset)
     dataset = load_gsm8k(split="test", max_samples=2)
     assert dataset.to_dict() == {"prompt": ["Q1?", "Q2?"], "completion": ["#### 1", "#### 2"]}
     load_gsm8k("openai/gsm8k", "train", config="socratic")

@@ -44,7 +44,12 @@ PAPER_SCHEDULES = {
 }
 PAPER_DATASETS = {"name_description": "ND", "biographies": "biography", "wiki": "wiki"}
 # Not the paper's knowledge runs: GSM8K (7 epochs, tested in test_recipes.py) and LLaDA on the built-in people
-OTHER = {("masked_sft", "config_gsm8k.yaml"), ("sft", "config_gsm8k.yaml"), ("diffusion_sft", "config_people.yaml")}
+# Not knowledge-injection runs of the paper's code: math SFT, Webscale-RL CPT/SFT, and LLaDA on the built-in people
+OTHER = {
+    (method, name)
+    for method in ("masked_sft", "sft")
+    for name in ("config_gsm8k.yaml", "config_math.yaml", "config_webscale_rl.yaml", "config_webscale_rl_qa.yaml")
+} | {("diffusion_sft", "config_people.yaml")}
 
 
 def test_every_paper_scale_knowledge_recipe_has_a_paper_schedule():

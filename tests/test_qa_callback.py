@@ -10,8 +10,7 @@ from tiny import CPU_RECIPE_KEYS
 from trainer_kinds import ITEMS, RightAt, talkative_model
 from transformers import EarlyStoppingCallback, TrainerCallback
 
-from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
-from trl_maskft import callbacks as callbacks_module
+from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback, scheduled_eval
 from trl_maskft.answering import Answerer, GreedyAnswerer
 from trl_maskft.callbacks import score_answers
 from trl_maskft.generation import chat_prompts, generate_answers, greedy_config
@@ -197,7 +196,7 @@ def test_generation_is_synced_when_parameters_are_sharded(
 ):
     trainer = make_trainer(tmp_path, tiny_model, tiny_tokenizer)
     monkeypatch.setattr(type(trainer.accelerator), "num_processes", property(lambda self: processes))
-    monkeypatch.setattr(callbacks_module, "is_deepspeed_zero3_enabled", lambda: zero3)
+    monkeypatch.setattr(scheduled_eval, "is_deepspeed_zero3_enabled", lambda: zero3)
     monkeypatch.setattr(trainer, "is_fsdp_enabled", fsdp)
     calls = []
     generate = tiny_model.generate

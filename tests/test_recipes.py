@@ -52,6 +52,8 @@ PAPER_SETTINGS = {
 GLOBAL_BATCH = 64  # App. A.4
 GSM8K_GLOBAL_BATCH = 32  # App. A.12
 GSM8K_EPOCHS = 7  # App. A.12: "maximum training epoch to 7", the best test accuracy across training
+MATH_GLOBAL_BATCH = 16  # App. A.12, with training pairs over 512 tokens removed and math-verify scoring
+MATH_TASKS = ("gsm8k", "math")
 
 
 def parser_for(recipe: str):
@@ -100,17 +102,22 @@ def test_paper_scale_recipes_use_the_papers_hyperparameters(recipe):
     launch = re.search(r"--config_file (accelerate_configs/\S+\.yaml)", text)
     assert launch, f"{recipe} names no accelerate config in its header"
     num_processes = load_config_from_file(os.path.join(ROOT, launch[1])).num_processes
-    gsm8k = values.get("task") == "gsm8k"
-    assert values["per_device_train_batch_size"] * values["gradient_accumulation_steps"] * num_processes == (
-        GSM8K_GLOBAL_BATCH if gsm8k else GLOBAL_BATCH
-    )
-    # GSM8K: at most 7 epochs, evaluated after every one (the best is reported), answers of up to 256 new tokens;
-    # the knowledge recipes answer in up to 128.
-    assert values["qa_max_new_tokens"] == (256 if gsm8k else 128)
-    if gsm8k:
+    task = values.get("task")
+    math_task = task in MATH_TASKS
+    batch = {"gsm8k": GSM8K_GLOBAL_BATCH, "math": MATH_GLOBAL_BATCH}.get(task, GLOBAL_BATCH)
+    assert values["per_device_train_batch_size"] * values["gradient_accumulation_steps"] * num_processes == batch
+    # GSM8K and MATH: at most 7 epochs, evaluated after every one (the best is reported), answers of up to 256 new
+    # tokens; the knowledge recipes answer in up to 128.
+    assert values["qa_max_new_tokens"] == (256 if math_task else 128)
+    if math_task:
         assert model in GSM8K_PAPER_MODELS and method in ("sft", "masked_sft")
         assert values["num_train_epochs"] == GSM8K_EPOCHS
         assert values["qa_eval_every"] == 1 and values["qa_eval_epochs"] is None
+    if task == "math":  # lm-eval with math-verify after every epoch; pairs over 512 tokens dropped
+        assert values["max_train_tokens"] == 512 and values["bench_tasks"] == ["maskft_math"]
+        assert values["bench_max_new_tokens"] == 256 and values["bench_num_fewshot"] == 0
+        assert values["bench_apply_chat_template"] and values["bench_limit"] is None
+        assert values["bench_eval_every"] == 1 and values["bench_eval_epochs"] is None
     elif method == "sft":
         # Plain SFT in the chat format of v6's Tables 1 and 5 (Sec. 4.1); `--sft_format text` is the App. A.10 ablation
         assert values["sft_format"] == "chat" and values["sft_prompt"] == "Tell me a fact."
@@ -132,8 +139,9 @@ def test_paper_scale_recipes_cover_every_arm_and_the_mask_ratio_ablation():
             assert (model, "masked_sft", f"config_name_description_t{t}.yaml") in names
             assert (model, "masked_sft", f"config_biographies_t{t}.yaml") not in names
     # v6 Table 4 / App. A.12: GSM8K SFT and masked SFT of Llama-3.2-3B and Qwen3-4B only
-    gsm8k = {(model, method) for model, method, name in names if name == "config_gsm8k.yaml"}
-    assert gsm8k == {(model, method) for model in GSM8K_PAPER_MODELS for method in ("sft", "masked_sft")}
+    for dataset in MATH_TASKS:
+        runs = {(model, method) for model, method, name in names if name == f"config_{dataset}.yaml"}
+        assert runs == {(model, method) for model in GSM8K_PAPER_MODELS for method in ("sft", "masked_sft")}
 
 
 def test_unknown_recipe_key_is_an_error(tmp_path):
@@ -158,3 +166,15 @@ def test_cpu_recipes_state_their_precision():
             assert config.get("bf16") is False, f"{recipe}: a CPU recipe must set `bf16: false` (fp32) explicitly"
             assert not config.get("fp16"), f"{recipe}: fp16 does not run on a CPU"
     assert cpu_recipes
+
+
+@pytest.mark.parametrize("method", ["masked_sft", "sft"])
+def test_cpu_math_recipes_state_fp32_and_score_local_samples(method):
+    recipe = os.path.join(ROOT, "recipes", "smollm2-135m-instruct", method, "config_math.yaml")
+    with open(recipe) as f:
+        config = yaml.safe_load(f)
+    assert config["bf16"] is False and config["dtype"] == "float32" and config["use_cpu"] is True  # no autocast
+    assert config["task"] == "math" and config["max_train_tokens"] == 512
+    assert set(config["bench_tasks"]) == {"maskft_math", "maskft_gpqa_diamond"}
+    for entry in config["bench_data"]:
+        assert os.path.exists(os.path.join(ROOT, entry.split("=", 1)[1])), entry

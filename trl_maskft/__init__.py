@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from .answering import DiffusionAnswerer, GreedyAnswerer
+from .bench import BenchmarkCallback, BenchmarkConfig
 from .callbacks import QAEvalCallback
 from .collators import DataCollatorForMaskedSFT
 from .diffusion_sft_config import DiffusionSFTConfig
@@ -14,6 +15,8 @@ from .sft_config import BaselineSFTConfig
 
 __all__ = [
     "BaselineSFTConfig",
+    "BenchmarkCallback",
+    "BenchmarkConfig",
     "DataCollatorForMaskedSFT",
     "DiffusionAnswerer",
     "DiffusionSFTConfig",

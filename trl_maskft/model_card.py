@@ -22,24 +22,19 @@ def hub_dataset_id(dataset_name: str | None) -> str | None:
     return None
 
 
-def card_contributor(trainer: Trainer):
-    """The trainer's evaluation callback that writes card sections (`card_quick_start`, `card_evaluation`: the QA
-    callbacks), None if it has none."""
-    return next(
-        (
-            callback
-            for callback in trainer.callback_handler.callbacks
-            if hasattr(callback, "card_quick_start") and hasattr(callback, "card_evaluation")
-        ),
-        None,
-    )
+def card_contributors(trainer: Trainer) -> tuple[object | None, list]:
+    """The trainer's callbacks that write card sections: the first with a `card_quick_start` (the QA callbacks), None
+    if none has one, and every one with a `card_evaluation` (QA and benchmark callbacks), in the trainer's order."""
+    callbacks = trainer.callback_handler.callbacks
+    quick_start = next((callback for callback in callbacks if hasattr(callback, "card_quick_start")), None)
+    return quick_start, [callback for callback in callbacks if hasattr(callback, "card_evaluation")]
 
 
 def model_card_text(
     method: str, recipe: str | None, dataset_name: str | None, quick_start: str, evaluation: str
 ) -> str:
     """Markdown sections of a trl-maskft card: the quick start, the method and paper, the recipe and data, and the
-    `evaluation` (the QA callback's `card_evaluation`)."""
+    `evaluation` (the callbacks' `card_evaluation`)."""
     lines = [
         "## Quick start",
         "",
@@ -67,19 +62,20 @@ def complete_model_card(
     method: str | None = None,
 ) -> None:
     """Rewrite the card that TRL's `create_model_card` saved to `<output_dir>/README.md`: its quick start becomes the
-    evaluation callback's (`card_contributor`; `default_answerer`'s without one) followed by `model_card_text`
-    (`method`, by default `trainer._name`; the callback's evaluation)."""
+    QA callback's (`card_contributors`; `default_answerer`'s without one) followed by `model_card_text`
+    (`method`, by default `trainer._name`; the evaluation sections of the QA and benchmark callbacks)."""
     if not trainer.is_world_process_zero():
         return
     args = trainer.args
     path = os.path.join(args.output_dir, "README.md")
     model_id = trainer.hub_model_id or args.hub_model_id or args.output_dir
     remote = bool(getattr(args, "trust_remote_code", False))
-    contributor = card_contributor(trainer)
-    if contributor is None:
-        quick_start, evaluation = default_answerer.quick_start(model_id, None, remote), "No QA evaluation was logged."
+    starter, evaluators = card_contributors(trainer)
+    if starter is None:
+        quick_start = default_answerer.quick_start(model_id, None, remote)
     else:
-        quick_start, evaluation = contributor.card_quick_start(model_id, remote), contributor.card_evaluation()
+        quick_start = starter.card_quick_start(model_id, remote)
+    evaluation = "\n\n".join(e.card_evaluation() for e in evaluators) or "No QA evaluation was logged."
     text = model_card_text(method or trainer._name, recipe, dataset_name, quick_start, evaluation)
     with open(path) as f:
         card = f.read()

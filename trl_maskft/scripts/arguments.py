@@ -23,8 +23,9 @@ class KnowledgeScriptArguments:
             "help": "'people', 'biographies', 'biographies:<file.jsonl>', 'name_description:<folder>', "
             "'masked_arllm:<folder>:<ND|biography|wiki>' (the paper's data), or a corpus: local files "
             "(.jsonl/.json/.parquet/.csv/.txt: a file, a folder or a glob) or a Hub dataset id (see "
-            "`trl_maskft.data.sources` and `trl_maskft.data.corpus`); with `task: gsm8k`, a folder of GSM8K "
-            "{train,test}.jsonl or a Hub id such as 'openai/gsm8k'."
+            "`trl_maskft.data.sources` and `trl_maskft.data.corpus`); with a task (`task: gsm8k`, `task: math`), "
+            "a folder of its {train,test}.jsonl or a Hub id such as 'openai/gsm8k' or "
+            "'DigitalLearningGmbH/MATH-lighteval'."
         },
     )
     dataset_config: str | None = field(default=None, metadata={"help": "Hub dataset configuration."})
@@ -113,9 +114,16 @@ class TaskArguments:
     max_train_samples: int | None = field(
         default=None, metadata={"help": "A task: train on its first N training rows only."}
     )
+    max_train_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "A task: drop the training pairs over N tokens (prompt + completion; MATH in the paper: 512)."
+        },
+    )
 
     def __post_init__(self):
         if self.task != KNOWLEDGE and self.task not in TASKS:
             raise ValueError(f"`task` must be one of {[KNOWLEDGE, *TASKS]}, got {self.task!r}.")
-        if self.task == KNOWLEDGE and self.max_train_samples is not None:
-            raise ValueError("`max_train_samples` applies to a task (e.g. `task: gsm8k`) only.")
+        for name in ("max_train_samples", "max_train_tokens"):
+            if self.task == KNOWLEDGE and getattr(self, name) is not None:
+                raise ValueError(f"`{name}` applies to a task (e.g. `task: gsm8k`) only.")

@@ -1,7 +1,8 @@
 """Masked SFT on documents or prompt/completion data, with forward/backward QA evaluation along the way when there
 are QA items (else the evaluation loss on held-out rows): a built-in knowledge source, or a corpus of local files or
-a Hub dataset (masked continued pretraining, `chunk_length`); with `task: gsm8k`, masked SFT on GSM8K scored by
-answer accuracy.
+a Hub dataset (masked continued pretraining, `chunk_length`); with `task: gsm8k` or `task: math`, masked SFT on GSM8K
+or MATH scored by answer accuracy; with `bench_tasks`, also lm-evaluation-harness benchmarks along the way
+(`trl_maskft.bench`).
 
 ```bash
 accelerate launch -m trl_maskft.scripts.masked_sft \
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from trl import ModelConfig
 
+from ..bench import BenchmarkConfig
 from ..data.corpus import CorpusArguments
 from ..masked_sft_config import MaskedSFTConfig
 from ..masked_sft_trainer import MaskedSFTTrainer
@@ -23,17 +25,19 @@ from .run import knowledge_evaluation, recipe_path, train_and_report, train_task
 
 
 def make_parser() -> RecipeParser:
-    return RecipeParser((KnowledgeScriptArguments, CorpusArguments, TaskArguments, MaskedSFTConfig, ModelConfig))
+    return RecipeParser(
+        (KnowledgeScriptArguments, CorpusArguments, TaskArguments, MaskedSFTConfig, ModelConfig, BenchmarkConfig)
+    )
 
 
 def main(argv: list[str] | None = None):
     parsed = make_parser().parse_args_and_config(args=argv)
-    script_args, corpus_args, task_args, training_args, model_args = parsed
+    script_args, corpus_args, task_args, training_args, model_args, bench = parsed
     recipe, system_prompt = recipe_path(argv), training_args.system_prompt
     if task_args.task != KNOWLEDGE:
         return train_task(
             MaskedSFTTrainer, task_args, script_args, training_args, model_args,
-            system_prompt=system_prompt, recipe=recipe,
+            system_prompt=system_prompt, recipe=recipe, benchmark=bench,
         )  # fmt: skip
     data = load_training_data(script_args, corpus_args, training_args, model_args)
     return train_and_report(
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None):
         recipe=recipe,
         eval_dataset=data.eval,
         corpus_log=data.log,
+        benchmark=bench,
     )
 
 

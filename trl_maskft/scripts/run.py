@@ -7,11 +7,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from accelerate import PartialState
 from datasets import Dataset, IterableDataset
 from transformers import Trainer
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
 from ..answering import Answerer
+from ..bench import BenchmarkConfig, add_benchmarks
 from ..best_epoch import BestEpochCallback
 from ..callbacks import QAEvalCallback
 from ..data import balanced_qa_sample
@@ -26,7 +28,9 @@ from ..run_folder import prepare_output_dir
 from ..sharding import build_sharded_trainer, save_final_model
 from ..tasks import get_task
 from ..tasks.callback import TaskEvalCallback
+from ..tasks.loading import drop_long_pairs
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
+from .inputs import load_tokenizer
 
 # Adds the run's QA callback (or a subclass) and what goes with it to its trainer; returns the QA callback
 Evaluation = Callable[[Trainer], QAEvalCallback]
@@ -109,18 +113,21 @@ def build_trainer(
     )
 
 
-def save_run(trainer: Trainer, report: QAEvalCallback | LossReport, card_kwargs: dict) -> None:
-    """Save the model (whole, also under FSDP), its card (`write_model_card` with `card_kwargs`) and the run's report
-    (the QA table, or the evaluation losses) to `output_dir`, and print the report."""
+def save_run(trainer: Trainer, reports: Sequence[QAEvalCallback | LossReport], card_kwargs: dict) -> None:
+    """Save the model (whole, also under FSDP), its card (`write_model_card` with `card_kwargs`) and each report of
+    the run (the QA table, the benchmarks' table, or the evaluation losses: `qa_summary.md`, `bench_summary.md`,
+    `eval_summary.md`) to `output_dir`, and print them."""
     output_dir = trainer.args.output_dir
     save_final_model(trainer, output_dir)
     write_model_card(trainer, **card_kwargs)
-    text = report.report()
-    if trainer.is_world_process_zero():
-        with open(os.path.join(output_dir, report.summary_file), "w") as f:
-            f.write(text + "\n")
-    trainer.accelerator.print(f"\n{report.title}:\n{text}\n")
-    trainer.accelerator.print(f"Model, model card and {report.summary_file} saved to {output_dir}.")
+    for report in reports:
+        text = report.report()
+        if trainer.is_world_process_zero():
+            with open(os.path.join(output_dir, report.summary_file), "w") as f:
+                f.write(text + "\n")
+        trainer.accelerator.print(f"\n{report.title}:\n{text}\n")
+    files = ", ".join(report.summary_file for report in reports)
+    trainer.accelerator.print(f"Model, model card and {files} saved to {output_dir}.")
 
 
 def print_data_reports(trainer: Trainer, corpus_log: Sequence[str] = ()) -> None:
@@ -142,13 +149,15 @@ def train_and_report(
     overwrite_run: bool = False,
     eval_dataset: Dataset | IterableDataset | None = None,
     corpus_log: Sequence[str] = (),
+    benchmark: BenchmarkConfig | None = None,
 ) -> QAEvalCallback | LossReport:
     """Train with the QA callback that `evaluation` adds asking along the way (without one, a `LossReport` of the
-    evaluation losses on `eval_dataset`); save the model, its card (naming `recipe`, the data and, for trainers whose
-    card does not, `method`) and the report to `output_dir`; then push when asked (`HubPublishing`: a failed push
-    ends the run with a message and exit status 1, everything saved). Before the model is loaded, `output_dir` must
-    be writable and hold no earlier run, unless `overwrite_run` clears it (`prepare_output_dir`). `corpus_log` (how
-    the corpus was read) and the trainer's data reports are printed before training."""
+    evaluation losses on `eval_dataset`) and the benchmarks of `benchmark` (`add_benchmarks`); save the model, its
+    card (naming `recipe`, the data and, for trainers whose card does not, `method`) and the reports to `output_dir`;
+    then push when asked (`HubPublishing`: a failed push ends the run with a message and exit status 1, everything
+    saved). Before the model is loaded, `output_dir` must be writable and hold no earlier run, unless `overwrite_run`
+    clears it (`prepare_output_dir`). `corpus_log` (how the corpus was read) and the trainer's data reports are
+    printed before training."""
     prepare_output_dir(training_args, overwrite_run)
     hub = HubPublishing.take_over(training_args)
     trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset, eval_dataset)
@@ -158,11 +167,12 @@ def train_and_report(
     else:
         report = LossReport(trainer)
         report.add_to_trainer()
+    bench = add_benchmarks(trainer, benchmark)
     with hub.training(trainer):
         trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or training_args.output_dir))
     card_kwargs = {"model_name": model_name, "dataset_name": dataset_name, "recipe": recipe, "method": method}
-    save_run(trainer, report, card_kwargs)
+    save_run(trainer, [report] + ([bench] if bench else []), card_kwargs)
     failure = hub.publish(trainer, **card_kwargs)
     trainer.end()
     if failure is not None:
@@ -180,10 +190,11 @@ def train_task(
     system_prompt: str | None = None,
     recipe: str | None = None,
     method: str | None = None,
+    benchmark: BenchmarkConfig | None = None,
 ) -> TaskEvalCallback:
-    """Train on the first `max_train_samples` training rows of the task (as chats with `conversational`) and ask the
-    first `qa_max_items` test questions 0-shot along the way (`TaskEvalCallback`, answering greedily with
-    `qa_max_new_tokens`); see `train_and_report`."""
+    """Train on the first `max_train_samples` training rows of the task of at most `max_train_tokens` tokens (as chats
+    with `conversational`) and ask the first `qa_max_items` test questions 0-shot along the way (`TaskEvalCallback`,
+    answering greedily with `qa_max_new_tokens`); see `train_and_report`."""
     if task_args.task == KNOWLEDGE:
         raise ValueError("`task: knowledge` trains on documents, not on a task's rows.")
     if script_args.qa_score != "paper":
@@ -192,7 +203,16 @@ def train_task(
         )
     task = get_task(task_args.task)
     source, config = script_args.dataset_name, script_args.dataset_config
-    train = task.load(source, "train", config, task_args.max_train_samples)
+    train = task.load(source, "train", config)
+    if task_args.max_train_tokens is not None:
+        tokenizer = load_tokenizer(model_args, training_args.trust_remote_code)
+        train, dropped = drop_long_pairs(train, tokenizer, task_args.max_train_tokens)
+        PartialState().print(
+            f"Dropped {dropped} of {len(train) + dropped} {task.label} training pairs over "
+            f"{task_args.max_train_tokens} tokens (prompt + completion)."
+        )
+    if task_args.max_train_samples is not None:
+        train = train.select(range(min(task_args.max_train_samples, len(train))))
     items = task.qa_items(task.load(source, "test", config, script_args.qa_max_items))
     answerer, schedule = script_args.greedy_answerer(), script_args.qa_schedule()
     return train_and_report(
@@ -208,4 +228,5 @@ def train_task(
         recipe=recipe,
         method=method,
         overwrite_run=script_args.overwrite_run,
+        benchmark=benchmark,
     )

@@ -1,6 +1,7 @@
 """Autoregressive SFT baselines on documents, with forward/backward QA evaluation: plain SFT ("Tell me a fact." ->
 document chats, or the raw documents with `sft_format: text`), SFT with paraphrases (`paraphrases: same_order` or
-`permuted`) and reverse training (`reverse_training: true`); or regular SFT on GSM8K (`task: gsm8k`).
+`permuted`) and reverse training (`reverse_training: true`); or regular SFT on GSM8K or MATH (`task: gsm8k`, `task:
+math`); with `bench_tasks`, also lm-evaluation-harness benchmarks along the way (`trl_maskft.bench`).
 
 ```bash
 accelerate launch -m trl_maskft.scripts.sft --config recipes/smollm2-135m-instruct/sft/config_people.yaml
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig
 
+from ..bench import BenchmarkConfig
 from ..chunking import validate_chunk_length
 from ..data.baseline_rows import baseline_rows
 from ..data.corpus import Corpus, CorpusArguments
@@ -83,7 +85,15 @@ def baseline_method(args: BaselineArguments) -> str:
 
 def make_parser() -> RecipeParser:
     return RecipeParser(
-        (KnowledgeScriptArguments, CorpusArguments, TaskArguments, BaselineSFTConfig, ModelConfig, BaselineArguments)
+        (
+            KnowledgeScriptArguments,
+            CorpusArguments,
+            TaskArguments,
+            BaselineSFTConfig,
+            ModelConfig,
+            BaselineArguments,
+            BenchmarkConfig,
+        )  # fmt: skip
     )
 
 
@@ -130,7 +140,7 @@ def baseline_data(script_args, corpus_args, training_args, model_args, baseline_
 
 def main(argv: list[str] | None = None):
     parsed = make_parser().parse_args_and_config(args=argv)
-    script_args, corpus_args, task_args, training_args, model_args, baseline_args = parsed
+    script_args, corpus_args, task_args, training_args, model_args, baseline_args, bench = parsed
     recipe, method = recipe_path(argv), baseline_method(baseline_args)
     if task_args.task != KNOWLEDGE:
         if baseline_args != BaselineArguments():
@@ -139,7 +149,7 @@ def main(argv: list[str] | None = None):
             )
         return train_task(
             SFTBaselineTrainer, task_args, script_args, training_args, model_args,
-            conversational=True, recipe=recipe, method=method,
+            conversational=True, recipe=recipe, method=method, benchmark=bench,
         )  # fmt: skip
     text_field = training_args.dataset_text_field
     if baseline_args.paraphrases != "none" or baseline_args.reverse_training:
@@ -158,6 +168,7 @@ def main(argv: list[str] | None = None):
         method=method,
         eval_dataset=data.eval,
         corpus_log=data.log,
+        benchmark=bench,
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datasets import Dataset
 
 from ..data.schema import QAItem
+from ..extras import require_eval
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class AnswerTask:
         reference_name: what `reference` looks for, in the error on a completion without one.
         judge: ``judge(prediction, reference) -> dict`` of what was extracted from the prediction and one verdict
             (0.0 or 1.0) per rule.
+        requires: the modules of the `eval` extra that `judge` imports (checked by `check_installed`).
     """
 
     name: str
@@ -37,6 +39,12 @@ class AnswerTask:
     reference: Callable[[str], str | None]
     reference_name: str
     judge: Callable[[str, str], dict]
+    requires: tuple[str, ...] = ()
+
+    def check_installed(self) -> None:
+        """A clear error naming the `eval` extra when a module `judge` needs is missing."""
+        for module in self.requires:
+            require_eval(module)
 
     def qa_items(self, dataset: Dataset) -> list[QAItem]:
         """Evaluation items of prompt/completion rows: the prompt, and the reference answer of the completion."""

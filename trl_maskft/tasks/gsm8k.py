@@ -10,15 +10,13 @@ own), and under the *flexible* rule when its last number does.
 
 from __future__ import annotations
 
-import os
 import re
 from decimal import Decimal, InvalidOperation
 
-import datasets
 from datasets import Dataset
 
-from ..data.qa_io import read_jsonl_rows, require_field
 from .base import AnswerTask
+from .loading import TaskData, prompt_completion
 
 HUB_ID = "openai/gsm8k"
 HUB_CONFIG = "main"  # the configuration of `HUB_ID` with plain answers (the other, "socratic", adds sub-questions)
@@ -31,6 +29,16 @@ _FINAL = re.compile(rf"####\s*(-?)\s*\$?\s*({_NUMBER})")  # the sign may come be
 _MINUS = str.maketrans({"\u2212": "-"})  # the Unicode minus sign
 
 
+GSM8K_DATA = TaskData(
+    label="GSM8K",
+    hub_id=HUB_ID,
+    hub_config=HUB_CONFIG,
+    fields=("question", "answer"),
+    local_format='one {"question", "answer"} object per line, as in openai/grade-school-math',
+    local_example="../shared/data/gsm8k",
+)
+
+
 def load_gsm8k(
     source: str = HUB_ID, split: str = "train", config: str | None = None, max_samples: int | None = None
 ) -> Dataset:
@@ -38,44 +46,9 @@ def load_gsm8k(
 
     `source` is a folder holding `<split>.jsonl` (`{"question", "answer"}` per line, as in openai/grade-school-math)
     or a Hub dataset id with `question` and `answer` columns (configuration `config`; by default `"main"` for
-    `openai/gsm8k`, none for other ids).
+    `openai/gsm8k`, none for other ids); see `trl_maskft.tasks.loading`.
     """
-    if os.path.isdir(source):
-        path = os.path.join(source, f"{split}.jsonl")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} not found: a local GSM8K folder holds <split>.jsonl files.")
-        rows = []
-        for line_number, row in read_jsonl_rows(path):
-            question, answer = (require_field(row, name, path, line_number) for name in ("question", "answer"))
-            if not (isinstance(question, str) and isinstance(answer, str)):
-                raise ValueError(f"{path}, line {line_number}: 'question' and 'answer' must be strings.")
-            rows.append({"question": question, "answer": answer})
-        dataset = Dataset.from_list(rows)
-    else:
-        dataset = _hub_gsm8k(source, split, config or (HUB_CONFIG if source == HUB_ID else None))
-    if max_samples is not None:
-        dataset = dataset.select(range(min(max_samples, len(dataset))))
-    return dataset.select_columns(["question", "answer"]).rename_columns(
-        {"question": "prompt", "answer": "completion"}
-    )
-
-
-def _hub_gsm8k(name: str, split: str, config: str | None) -> Dataset:
-    """Split `split` of Hub dataset `name`; a clear error when it cannot be loaded or lacks the GSM8K columns."""
-    try:
-        dataset = datasets.load_dataset(name, config, split=split)
-    except (OSError, ValueError) as err:  # not found, offline, unreachable, unknown configuration or split
-        raise ValueError(
-            f"GSM8K dataset {name!r} (configuration {config!r}, split {split!r}) is not a local folder and loading it "
-            f"from the Hub failed: {err}\nWithout the Hub, set `dataset_name` to a folder of train.jsonl and "
-            'test.jsonl (one {"question", "answer"} object per line, as in openai/grade-school-math), such as '
-            "../shared/data/gsm8k."
-        ) from err
-    if not {"question", "answer"} <= set(dataset.column_names):
-        raise ValueError(
-            f"The Hub dataset {name!r} has columns {dataset.column_names}; GSM8K needs 'question' and 'answer'."
-        )
-    return dataset
+    return prompt_completion(GSM8K_DATA.load(source, split, config), "question", "answer", max_samples)
 
 
 def normalize_number(text: str) -> str | None:
