@@ -33,8 +33,9 @@ from bench_gsm8k import StepMeter
 from trl_maskft import MaskedSFTTrainer, QAEvalCallback
 from trl_maskft.precision import autocast_name, cpu_description, has_native_bf16
 from trl_maskft.reporting import markdown_table
+from trl_maskft.scripts.inputs import load_knowledge
 from trl_maskft.scripts.masked_sft import make_parser
-from trl_maskft.scripts.run import load_knowledge, set_model_init_kwargs
+from trl_maskft.scripts.run import set_model_init_kwargs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "smollm2-135m-instruct", "masked_sft", "config_people.yaml")
@@ -54,7 +55,7 @@ def build(recipe: str, overrides: list[str], output_dir: str, steps: int):
     arguments and QA items."""
     argv = ["--config", recipe, "--output_dir", output_dir, "--max_steps", str(steps), "--logging_steps", "1000000",
             "--include_num_input_tokens_seen", "true", *overrides]  # fmt: skip
-    script_args, _, training_args, model_args = make_parser().parse_args_and_config(argv)
+    script_args, _, _, training_args, model_args, _ = make_parser().parse_args_and_config(argv)
     knowledge = load_knowledge(script_args)
     model = set_model_init_kwargs(training_args, model_args)
     trainer = MaskedSFTTrainer(model=model, args=training_args, train_dataset=knowledge.documents_dataset())

@@ -20,6 +20,7 @@ from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin
 from .packing import CHAT_FIELDS, check_padding_free_model, pack_chat_dataset
 from .safe_checkpoints import SafeCheckpointsMixin
+from .selected_logits import SelectedLogitsLossMixin
 
 PAPER = {
     "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
@@ -75,7 +76,7 @@ def _packing_left_to_our_collator(args: MaskedSFTConfig):
         args.packing, args.padding_free = settings
 
 
-class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SFTTrainer):
+class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogitsLossMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
     Args:

@@ -1,15 +1,16 @@
-"""The SFT baselines' trainer: TRL's `SFTTrainer` with the project's checkpoint safety (`SafeCheckpointsMixin`) and
-counted truncation (`TruncationCountingMixin`)."""
+"""The SFT baselines' trainer: TRL's `SFTTrainer` with the project's checkpoint safety (`SafeCheckpointsMixin`),
+counted truncation (`TruncationCountingMixin`) and the CPU loss of `SelectedLogitsLossMixin`."""
 
 from __future__ import annotations
 
 from trl import SFTTrainer
 
 from .safe_checkpoints import SafeCheckpointsMixin
+from .selected_logits import SelectedLogitsLossMixin
 from .truncation_counting import TruncationCountingMixin
 
 
-class SFTBaselineTrainer(SafeCheckpointsMixin, TruncationCountingMixin, SFTTrainer):
+class SFTBaselineTrainer(SafeCheckpointsMixin, TruncationCountingMixin, SelectedLogitsLossMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] whose checkpoints are complete or refused, whose runs stop with a checkpoint on SIGTERM
     (see `SafeCheckpointsMixin`), and whose preparation counts and logs what `max_length` cuts (`data_reports`): the
     trainer of the plain SFT, paraphrase SFT and reverse-training
