@@ -44,7 +44,7 @@ def matmul_flops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.flo
     return 2 * n**3 / best
 
 
-def worker(arm: str, steps: int, num_people: int, batch_size: int) -> dict:
+def worker(arm: str, steps: int, num_people: int, batch_size: int, bf16: bool = False) -> dict:
     """Train one arm for ``steps`` steps, time one QA evaluation, and measure the process's peak memory."""
     script = importlib.import_module(f"trl_maskft.scripts.{arm}")
     recipe = os.path.join(ROOT, "recipes", "smollm2-135m-instruct", arm, "config_people.yaml")
@@ -52,7 +52,7 @@ def worker(arm: str, steps: int, num_people: int, batch_size: int) -> dict:
         qa = script.main(
             ["--config", recipe, "--output_dir", out, "--max_steps", str(steps), "--num_people", str(num_people),
              "--per_device_train_batch_size", str(batch_size), "--qa_eval_epochs", "-1", "--logging_steps", "1",
-             "--include_num_input_tokens_seen", "true"]
+             "--include_num_input_tokens_seen", "true", "--bf16", str(bf16).lower()]
         )  # fmt: skip
         trainer = qa.trainer
         train_log = next(log for log in reversed(trainer.state.log_history) if "train_runtime" in log)
@@ -74,12 +74,12 @@ def worker(arm: str, steps: int, num_people: int, batch_size: int) -> dict:
     }
 
 
-def report(results: list[dict], matmul: float) -> str:
-    """Markdown table of the arms."""
+def report(results: list[dict], matmul: float, dtype: str = "fp32") -> str:
+    """Markdown table of the arms, their achieved FLOP/s against a `dtype` matmul's."""
     precisions = sorted({r["mixed_precision"] for r in results})
     lines = [
         f"{machine_header()}; precision: {', '.join(map(autocast_name, precisions))}",
-        f"fp32 matmul 2048^3: {matmul / 1e9:.1f} GFLOP/s",
+        f"{dtype} matmul 2048^3: {matmul / 1e9:.1f} GFLOP/s",
         "",
         "| arm | steps | tokens/s | step (s) | peak RSS (MiB) | QA eval (s) | achieved GFLOP/s | vs matmul |",
         "|---|---|---|---|---|---|---|---|",
@@ -101,10 +101,11 @@ def main():
     parser.add_argument("--num_people", type=int, default=30)
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--output", default=None, help="Also write the results as JSON here.")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast, against a bf16 matmul")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print("RESULT " + json.dumps(worker(args.worker, args.steps, args.num_people, args.batch_size)))
+        print("RESULT " + json.dumps(worker(args.worker, args.steps, args.num_people, args.batch_size, args.bf16)))
         return
     arms = args.arms or [
         arm for arm in ARMS if arm != "diffusion_sft" or importlib.util.find_spec("trl_maskft.diffusion_sft_trainer")
@@ -112,13 +113,14 @@ def main():
     results = []
     for arm in arms:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", arm, "--steps", str(args.steps),
-               "--num_people", str(args.num_people), "--batch_size", str(args.batch_size)]  # fmt: skip
+               "--num_people", str(args.num_people), "--batch_size", str(args.batch_size),
+               *(["--bf16"] if args.bf16 else [])]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{arm} failed:\n{proc.stderr[-4000:]}")
         results.append(json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:]))
-    matmul = matmul_flops()
-    print(report(results, matmul))
+    matmul = matmul_flops(dtype=torch.bfloat16 if args.bf16 else torch.float32)
+    print(report(results, matmul, "bf16" if args.bf16 else "fp32"))
     if args.output:
         with open(args.output, "w") as f:
             json.dump({"matmul_flops": matmul, "arms": results}, f, indent=2)

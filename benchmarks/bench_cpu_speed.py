@@ -1,8 +1,8 @@
 """CPU speed of the default masked SFT step, as a fraction of a plain fp32 matmul on the same threads, and what pays.
 
     python benchmarks/bench_cpu_speed.py                                   # the default recipe's step, fp32
-    python benchmarks/bench_cpu_speed.py --variants base fused compile fused+compile batch10 bf16 --steps 8
-    python benchmarks/bench_cpu_speed.py --threads 1 2 --variants base fused
+    python benchmarks/bench_cpu_speed.py --variants base unfused compile batch10 bf16 --steps 8
+    python benchmarks/bench_cpu_speed.py --threads 1 2 --variants base unfused
     python benchmarks/bench_cpu_speed.py --qa --variants base              # also the cost of the QA evaluations
 
 For each thread count, one run measures the best FLOP/s of a 2048^3 `torch.matmul` in fp32 (and in bf16 where the CPU
@@ -10,7 +10,7 @@ multiplies bf16 natively, or with `--bf16_matmul`), then trains the default mask
 (`recipes/smollm2-135m-instruct/masked_sft/config_people.yaml`) with each variant's overrides for `--steps` steps and
 times them, the first `--warmup` left out: median step time, tokens per step (padding included: the compute done),
 achieved FLOP/s = 6 x parameters x tokens / step time, and its fraction of the fp32 matmul (the goal: >= 0.65).
-Variants combine with "+" (`fused+compile`); `--repeats` alternates them and keeps each one's best median, so that
+Variants combine with "+" (`compile+batch10`); `--repeats` alternates them and keeps each one's best median, so that
 load from other processes hits all alike. With `--qa`, one evaluation of the recipe's QA items is timed at the
 recipe's `qa_batch_size` and with every question in one batch, and the QA time of the recipe's schedule is set beside
 an evaluation every 10 epochs. Timings on a shared machine are noisy: say so where you record them.
@@ -42,7 +42,8 @@ RECIPE = os.path.join(ROOT, "recipes", "smollm2-135m-instruct", "masked_sft", "c
 # Recipe overrides of each variant
 VARIANTS = {
     "base": [],
-    "fused": ["--optim", "adamw_torch_fused"],  # one fused AdamW kernel instead of a Python loop over the parameters
+    # the recipes' `adamw_torch_fused` (one fused AdamW kernel) against the loop over the parameters
+    "unfused": ["--optim", "adamw_torch"],
     "compile": ["--torch_compile", "true"],  # torch.compile (inductor) of the model
     "batch10": ["--per_device_train_batch_size", "10"],  # the 10 documents in one step: fewer, larger steps
     "pad64": ["--pad_to_multiple_of", "64"],  # fixed shapes (fewer recompilations with compile), more padding

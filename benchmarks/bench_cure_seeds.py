@@ -9,7 +9,8 @@ Each (seed, arm) runs the arm's recipe (by default the README's first command's,
 --config <recipe> --seed <seed> --output_dir <output_dir>/<arm>/seed<seed> <extra>`, timed from launch to exit (model
 load, QA evaluations, training, saving). A run finished before with the same command line is not rerun. Prints a
 markdown table of seed x arm: final forward and backward ROUGE-1, best backward, wall time, and whether the run meets
-the targets (masked: final backward >= 0.8 and wall <= 12 min; plain: backward <= 0.15 at every evaluation), then
+the targets at the end of training (masked: final backward >= 0.8 and wall <= 12 min; plain: final backward <= 0.15,
+its highest evaluation shown beside), then
 writes it to `<output_dir>/cure_seeds.md` and the per-epoch curves of every run to the `--plot` PNG.
 """
 
@@ -82,13 +83,15 @@ def run_once(arm: str, seed: int, args) -> dict:
 
 
 def verdict(run: dict, args) -> bool:
-    """Whether a run meets its arm's target."""
-    final_bwd, best_bwd = final_and_best(run["history"], "qa_backward_rouge1")
+    """Whether a run meets its arm's target, at the end of training: masked SFT cures (final backward at least
+    `min_masked_backward`, within `max_masked_wall_s`), the others do not (final backward at most
+    `max_plain_backward`; the table's "best bwd" shows their highest evaluation too)."""
+    final_bwd, _ = final_and_best(run["history"], "qa_backward_rouge1")
     if final_bwd is None:
         return False
     if run["arm"] == MASKED:
         return final_bwd >= args.min_masked_backward and run["wall_time_s"] <= args.max_masked_wall_s
-    return best_bwd <= args.max_plain_backward
+    return final_bwd <= args.max_plain_backward
 
 
 def report(runs: list[dict], args) -> str:
@@ -106,7 +109,7 @@ def report(runs: list[dict], args) -> str:
         machine_header(),  # this process's threads; each run's own precision line follows
         f"runs' precision: {'; '.join(precisions)}",
         f"targets: {MASKED} final backward >= {args.min_masked_backward} and wall <= {args.max_masked_wall_s / 60:g} "
-        f"min; other arms backward <= {args.max_plain_backward} at every evaluation",
+        f"min; other arms final backward <= {args.max_plain_backward} (best bwd: their highest evaluation)",
         f"extra arguments: {' '.join(args.extra) or 'none'}",
         "",
         markdown_table(["seed", "arm", "final fwd", "final bwd", "best bwd", "wall", "target"], rows),

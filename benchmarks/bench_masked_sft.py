@@ -3,9 +3,9 @@
     python benchmarks/bench_masked_sft.py                       # default model, 30 people
     python benchmarks/bench_masked_sft.py --steps 20 --batch_size 8
 
-Prints tokens/s of `MaskedSFTTrainer` and of a plain `SFTTrainer` given the very same token sequences (unmasked), the
-padding fraction of the collated batches, and the speed-up of the QA callback's batched greedy generation over asking
-one question at a time.
+Prints tokens/s of `MaskedSFTTrainer` and of the plain SFT baselines' trainer (`SFTBaselineTrainer`) given the very
+same token sequences (unmasked), the padding fraction of the collated batches, and the speed-up of the QA callback's
+batched greedy generation over asking one question at a time. fp32 unless `--bf16`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import time
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
-from trl import SFTConfig, SFTTrainer
 
-from trl_maskft import GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft import BaselineSFTConfig, GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
 from trl_maskft.data import build_people_dataset
 from trl_maskft.generation import greedy_config
 from trl_maskft.models import resolve_model_path
 from trl_maskft.precision import machine_header
+from trl_maskft.sft_trainer import SFTBaselineTrainer
 
 
 class StepTimer(TrainerCallback):
@@ -55,6 +55,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--qa_items", type=int, default=16)
     parser.add_argument("--qa_max_new_tokens", type=int, default=32)
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (pays only with AVX512-BF16/AMX)")
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -68,7 +69,7 @@ def main():
         save_strategy="no",
         report_to="none",
         use_cpu=True,
-        bf16=False,  # fp32: bf16 autocast only with --bf16 (worth it only with AVX512-BF16/AMX)
+        bf16=args.bf16,  # fp32 unless --bf16 (bf16 autocast: worth it only with AVX512-BF16/AMX)
         logging_steps=10**6,
         seed=0,
         dataloader_drop_last=True,
@@ -88,9 +89,9 @@ def main():
         rows = masked.train_dataset
 
         def plain_trainer():
-            return SFTTrainer(
+            return SFTBaselineTrainer(  # the baselines' trainer: the same loss path as masked SFT's
                 model=AutoModelForCausalLM.from_pretrained(path),
-                args=SFTConfig(output_dir=out, dataset_kwargs={"skip_prepare_dataset": True}, **common),
+                args=BaselineSFTConfig(output_dir=out, dataset_kwargs={"skip_prepare_dataset": True}, **common),
                 train_dataset=rows.select_columns(["input_ids", "labels"]),
                 processing_class=tokenizer,
             )

@@ -26,6 +26,10 @@ SEED, QA_BATCH = 3, 2
 # another order than over whole tensors, so the updates, and the losses after them, differ in the last bits of float32
 # (measured: at most ~1e-7 relative after 3 updates)
 LOSS_RTOL = 1e-5
+# Adam divides each gradient by its own running scale, so where an entry's gradient is near zero those last bits can
+# move the entry by a visible fraction of its update: each tensor's distance between the FSDP2 and the DDP model is
+# held to a small fraction of how far training moved it (measured: at most ~4e-5 after 4 updates)
+UPDATE_RTOL = 1e-3
 
 
 def launch(config: str, out_dir, runs: list[dict]) -> dict:
@@ -123,7 +127,7 @@ def after(losses: dict, step: int) -> dict:
 
 @pytest.mark.distributed
 @pytest.mark.parametrize("kind", SCRIPTS)
-def test_fsdp2_shards_and_trains_like_ddp(fsdp, kind):
+def test_fsdp2_shards_and_trains_like_ddp(recipes, fsdp, kind):
     out, runs = fsdp[0] / kind, fsdp[1]
     sharded_run, ddp = runs[f"{kind}/fsdp"], runs[f"{kind}/ddp"]
     assert sharded_run["distributed_type"] == "FSDP" and ddp["distributed_type"] == "MULTI_CPU"
@@ -144,8 +148,11 @@ def test_fsdp2_shards_and_trains_like_ddp(fsdp, kind):
     halves = [torch.tensor(view["local"]) for view in views]
     assert [half.shape for half in halves] == [(16, 32)] * 2
     assert torch.equal(torch.cat(halves), sharded["model.layers.0.self_attn.q_proj.weight"])
+    initial = AutoModelForCausalLM.from_pretrained(recipes / "model").state_dict()
     for name, tensor in sharded.items():
-        torch.testing.assert_close(tensor, replicated[name], rtol=LOSS_RTOL, atol=1e-6, msg=name)
+        update = (replicated[name] - initial[name]).norm()
+        assert update > 0, name
+        assert (tensor - replicated[name]).norm() <= UPDATE_RTOL * update, name
 
 
 def single_process_answers(kind: str, model_dir, questions: list[str]) -> list[str]:

@@ -77,8 +77,9 @@ class MaskedSFTConfig(PrecisionMixin, SFTConfig):
 
     - `padding_free=True`: the `per_device_train_batch_size` chats of a batch are concatenated into one row, with
       `position_ids` restarting at 0 for each chat and no attention mask, so the model attends within each chat only
-      (SDPA, eager and flex attention derive the block-diagonal mask from the position ids; flash-attention reads the
-      chat boundaries). The loss is the padded batch's loss.
+      (eager and flex attention derive the block-diagonal mask from the position ids; flash-attention reads the
+      chat boundaries; an SDPA model is switched to `sdpa_segments`, SDPA chat by chat, which scores no pair of
+      tokens from two chats). The loss is the padded batch's loss.
     - `packing=True` (implies `padding_free`; `packing_strategy` must be `"bfd"`, since `"wrapped"` and `"bfd_split"`
       would cut chats): whole chats are packed into rows of at most `max_length` tokens by best-fit decreasing, and
       `per_device_train_batch_size` counts packed rows, as in TRL. A chat is never cut by packing; `max_length` still

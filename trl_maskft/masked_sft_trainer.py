@@ -18,7 +18,7 @@ from .masked_data import data_kind, tokenize_for_masking
 from .masked_sft_config import MaskedSFTConfig
 from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin
-from .packing import CHAT_FIELDS, check_padding_free_model, pack_chat_dataset
+from .packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
 from .safe_checkpoints import SafeCheckpointsMixin
 from .selected_logits import SelectedLogitsLossMixin
 
@@ -177,7 +177,7 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
                 **kwargs,
             )
         if self.eval_data_collator.padding_free:
-            check_padding_free_model(self.model)
+            prepare_padding_free_model(self.model)
 
     @contextmanager
     def _collating_for_eval(self):

@@ -11,7 +11,9 @@ today: it cuts documents to fit) becomes a row of its own instead of being trunc
 The attention of a padding-free row stays within each chat because the model derives a block-diagonal causal mask
 from ``position_ids`` that restart at 0 for every chat (transformers' ``masking_utils`` does this for SDPA, eager and
 flex attention when no attention mask is given; flash-attention reads the chat boundaries from ``cu_seq_lens_*``).
-``check_padding_free_model`` refuses models for which that does not hold.
+``prepare_padding_free_model`` refuses models for which that does not hold, and moves an ``sdpa`` model to
+``sdpa_segments`` (`trl_maskft.segment_attention`): the same attention, computed chat by chat instead of over the
+whole row.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 from datasets import Dataset, IterableDataset
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
+
+from .segment_attention import SEGMENT_ATTENTION
 
 PACKING_STRATEGY = "bfd"
 TOKEN_FIELDS = ("input_ids", "labels")
@@ -108,9 +112,10 @@ def unpack_chats(row: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def check_padding_free_model(model) -> None:
+def prepare_padding_free_model(model) -> None:
     """Refuse a model whose chats would attend to each other in a padding-free row: one that takes no
-    ``position_ids``, or an attention implementation for which transformers builds no mask from them."""
+    ``position_ids``, or an attention implementation for which transformers builds no mask from them. A model on
+    ``sdpa`` is moved to ``sdpa_segments``, which attends within each chat without scoring the pairs between chats."""
     model = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT
     if "position_ids" not in inspect.signature(model.forward).parameters:
         raise ValueError(
@@ -124,3 +129,5 @@ def check_padding_free_model(model) -> None:
             "of a padding-free row would attend to each other. Load the model with `attn_implementation` one of "
             f"{sorted(ALL_MASK_ATTENTION_FUNCTIONS)}, or set `padding_free=False` and `packing=False`."
         )
+    if implementation == "sdpa":
+        model.set_attn_implementation(SEGMENT_ATTENTION)
