@@ -4,6 +4,7 @@ padding-free masked SFT trainer switches an SDPA model to."""
 
 import pytest
 import torch
+from datasets import Dataset
 from test_padding_free import DOCS, trainer_for
 from tiny import make_tiny_model
 from transformers import AutoModelForCausalLM
@@ -77,6 +78,21 @@ def test_a_padding_free_trainer_attends_chat_by_chat(tmp_path, tiny_tokenizer, a
     model = make_tiny_model(tiny_tokenizer, attn_implementation=attn)
     trainer = trainer_for(tmp_path, model, tiny_tokenizer, **option)
     assert trainer.model.config._attn_implementation == expected
+
+
+def test_the_plain_sft_baseline_attends_chat_by_chat_when_padding_free(tmp_path, tiny_tokenizer):
+    from trl_maskft import BaselineSFTConfig
+    from trl_maskft.sft_trainer import SFTBaselineTrainer
+
+    rows = Dataset.from_dict({"messages": [[{"role": "user", "content": "Tell me a fact."},
+                                            {"role": "assistant", "content": doc}] for doc in DOCS]})  # fmt: skip
+    for padding_free, expected in ((True, SEGMENT_ATTENTION), (False, "sdpa")):
+        args = BaselineSFTConfig(
+            output_dir=str(tmp_path), use_cpu=True, report_to="none", padding_free=padding_free, max_length=None
+        )
+        model = make_tiny_model(tiny_tokenizer, attn_implementation="sdpa")
+        trainer = SFTBaselineTrainer(model=model, args=args, train_dataset=rows, processing_class=tiny_tokenizer)
+        assert trainer.model.config._attn_implementation == expected
 
 
 def test_the_saved_model_loads_with_its_usual_attention(tmp_path, tiny_tokenizer):

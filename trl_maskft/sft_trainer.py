@@ -1,10 +1,12 @@
 """The SFT baselines' trainer: TRL's `SFTTrainer` with the project's checkpoint safety (`SafeCheckpointsMixin`),
-counted truncation (`TruncationCountingMixin`) and the CPU loss of `SelectedLogitsLossMixin`."""
+counted truncation (`TruncationCountingMixin`), the CPU loss of `SelectedLogitsLossMixin` and, for TRL's padding-free
+batches, attention chat by chat (`trl_maskft.packing.prepare_padding_free_model`)."""
 
 from __future__ import annotations
 
 from trl import SFTTrainer
 
+from .packing import prepare_padding_free_model
 from .safe_checkpoints import SafeCheckpointsMixin
 from .selected_logits import SelectedLogitsLossMixin
 from .truncation_counting import TruncationCountingMixin
@@ -15,3 +17,8 @@ class SFTBaselineTrainer(SafeCheckpointsMixin, TruncationCountingMixin, Selected
     (see `SafeCheckpointsMixin`), and whose preparation counts and logs what `max_length` cuts (`data_reports`): the
     trainer of the plain SFT, paraphrase SFT and reverse-training
     baselines (`trl_maskft.scripts.sft`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.args.padding_free:  # also set by TRL for `packing` with the `bfd` strategy
+            prepare_padding_free_model(self.model)
