@@ -27,6 +27,7 @@ import time
 import torch
 
 from trl_maskft.precision import autocast_name, machine_header
+from trl_maskft.scheduled_eval import ScheduledEvalCallback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = ("sft", "masked_sft", "diffusion_sft")
@@ -45,30 +46,43 @@ def matmul_flops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.flo
 
 
 def worker(arm: str, steps: int, num_people: int, batch_size: int, bf16: bool = False) -> dict:
-    """Train one arm for ``steps`` steps, time one QA evaluation, and measure the process's peak memory."""
+    """Train one arm for ``steps`` steps, time its QA evaluations, and measure the process's peak memory.
+
+    The QA items are asked before training (the shortest schedule, `qa_eval_epochs: [0]`: inside `train_runtime`, so
+    its time is taken off) and on the final model (after `train_runtime`): that one is the arm's QA time."""
     script = importlib.import_module(f"trl_maskft.scripts.{arm}")
     recipe = os.path.join(ROOT, "recipes", "smollm2-135m-instruct", arm, "config_people.yaml")
+    durations = []
+    evaluate = ScheduledEvalCallback.evaluate
+
+    def timed_evaluate(self, epoch):
+        start = time.perf_counter()
+        try:
+            return evaluate(self, epoch)
+        finally:
+            durations.append(time.perf_counter() - start)
+
+    ScheduledEvalCallback.evaluate = timed_evaluate
     with tempfile.TemporaryDirectory() as out:
         qa = script.main(
             ["--config", recipe, "--output_dir", out, "--max_steps", str(steps), "--num_people", str(num_people),
-             "--per_device_train_batch_size", str(batch_size), "--qa_eval_epochs", "-1", "--logging_steps", "1",
+             "--per_device_train_batch_size", str(batch_size), "--qa_eval_epochs", "0", "--logging_steps", "1",
              "--include_num_input_tokens_seen", "true", "--bf16", str(bf16).lower()]
         )  # fmt: skip
         trainer = qa.trainer
         train_log = next(log for log in reversed(trainer.state.log_history) if "train_runtime" in log)
-        start = time.perf_counter()
-        qa.evaluate(-1)
-        qa_time = time.perf_counter() - start
+    before, final = durations  # epoch 0, and the final model
+    train_s = train_log["train_runtime"] - before
     tokens = trainer.state.num_input_tokens_seen
     return {
         "arm": arm,
         "steps": trainer.state.global_step,
         "tokens": tokens,
-        "train_s": train_log["train_runtime"],
-        "tokens_per_s": tokens / train_log["train_runtime"],
+        "train_s": train_s,
+        "tokens_per_s": tokens / train_s,
         "params": sum(p.numel() for p in trainer.model.parameters()),
         "qa_items": len(qa.items),
-        "qa_eval_s": qa_time,
+        "qa_eval_s": final,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "mixed_precision": trainer.args.mixed_precision,
     }
