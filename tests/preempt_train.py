@@ -6,6 +6,8 @@ step 2 every process writes `OUT_DIR/paused_<rank>` (its pid) and waits until `O
 so that a test can send a signal there and then write `go`: training then stops at step 3 with a checkpoint.
 `resume`: resumes `OUT_DIR/run` from `last`, then trains the same run uninterrupted into `OUT_DIR/full`; rank 0
 writes `OUT_DIR/results.json`: the losses each computed and whether their final weights are equal.
+`resume_raises` / `resume_stalls`: resumes `OUT_DIR/run` with `ddp_timeout: 20`, and the last rank raises / stops
+answering (sleeps 10 minutes) once the checkpoint is loaded, while the other ranks go on to their first step.
 """
 
 import json
@@ -38,8 +40,25 @@ class Pause(TrainerCallback):
             time.sleep(0.05)
 
 
-def trainer(output_dir: str):
-    return make_trainer("masked_sft", output_dir, per_device_train_batch_size=1)
+FAULT_TIMEOUT = 20  # `ddp_timeout` of the runs with a faulty rank
+
+
+class FailOnLastRank(TrainerCallback):
+    """At the start of training (the checkpoint loaded), the last rank raises (`stall=False`) or sleeps."""
+
+    def __init__(self, stall: bool):
+        self.stall = stall
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if args.process_index != args.world_size - 1:
+            return
+        if self.stall:
+            time.sleep(600)
+        raise RuntimeError("a fault on the last rank during resume")
+
+
+def trainer(output_dir: str, **overrides):
+    return make_trainer("masked_sft", output_dir, per_device_train_batch_size=1, **overrides)
 
 
 def step_losses(trainer) -> dict[int, float]:
@@ -53,6 +72,11 @@ def main(out_dir: str, mode: str) -> None:
             interrupted = trainer(run_dir)
             interrupted.add_callback(Pause(out_dir))
             interrupted.train()
+            return
+        if mode in ("resume_raises", "resume_stalls"):
+            faulty = trainer(run_dir, ddp_timeout=FAULT_TIMEOUT)
+            faulty.add_callback(FailOnLastRank(stall=mode == "resume_stalls"))
+            faulty.train(resume_from_checkpoint="last")
             return
         resumed = trainer(run_dir)
         resumed.train(resume_from_checkpoint="last")

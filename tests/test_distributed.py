@@ -5,9 +5,9 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
 from types import SimpleNamespace
 
+import processes
 import pytest
 from accelerate import PartialState
 from trainer_kinds import ITEMS, KINDS, make_trainer
@@ -43,7 +43,7 @@ def ddp(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = ["torchrun", "--standalone", "--nproc_per_node", "2", os.path.join(HERE, "distributed_train.py"), str(out)]
-    result = subprocess.run([*cmd, *KINDS], env=env, capture_output=True, text=True, timeout=600)
+    result = processes.run([*cmd, *KINDS], env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(out / "results.json") as f:
         results = json.load(f)

@@ -1,9 +1,9 @@
 import json
 import os
 import socket
-import subprocess
 import sys
 
+import processes
 import pytest
 from datasets import Dataset
 from tiny import CPU_RECIPE_KEYS
@@ -227,7 +227,7 @@ def test_two_processes_answer_in_order_like_one(tmp_path, tiny_tokenizer):
     config = os.path.join(ROOT, "accelerate_configs", "cpu_ddp2.yaml")
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", config]
     cmd = [*launch, "--main_process_port", str(free_port()), script, str(tmp_path)]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    result = processes.run(cmd, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads((tmp_path / "answers.json").read_text())
     assert out["world_size"] == 2

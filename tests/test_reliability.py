@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 
+import processes
 import pytest
 import yaml
 from tiny import (
@@ -115,7 +116,7 @@ def run_refused(script: str, argv: list[str], error: type[BaseException], match:
 def run_script(*argv: str) -> subprocess.CompletedProcess:
     """A script run as a user runs it (`python -m trl_maskft.scripts.<script> ...`), for its exit status."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, env=env, timeout=300)
+    return processes.run([sys.executable, "-m", *argv], env=env, timeout=300)
 
 
 # Issue 14, the cases that were silent or unclear

@@ -7,11 +7,14 @@ resume and a non-zero exit; the launcher's children do not outlive it; the resum
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 
+import processes
 import pytest
 from datasets import Dataset
 from test_resume import step_losses, weights_equal
@@ -152,59 +155,63 @@ def wait_until_gone(pids, timeout=120) -> None:
         time.sleep(0.1)
 
 
-def stop_all(process, pids) -> None:
-    """Clean up after a failed test: end the launcher and the training processes it started."""
-    for pid in [process.pid, *pids]:
-        if alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    process.wait()
-
-
+@contextmanager
 def launch(cmd, tmp_path):
-    """Start `cmd` with its stderr in `tmp_path / "stderr.txt"` (not a pipe that nobody reads while it trains)."""
+    """`cmd` running in a process group of its own (killed whole when the block ends, see tests/processes.py), with
+    its stderr in `tmp_path / "stderr.txt"` (not a pipe that nobody reads while it trains)."""
     with open(tmp_path / "stderr.txt", "w") as stderr:
-        return subprocess.Popen(cmd, env=launch_env(), stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        with processes.started(cmd, env=launch_env(), stdout=subprocess.DEVNULL, stderr=stderr, text=True) as process:
+            yield process
+
+
+# What a launcher ended by SIGTERM exits with: -15 where it dies of the signal, 143 (128 + 15) where it handles it and
+# exits with the shell's convention (accelerate 1.16 does)
+SIGTERM_EXITS = (-signal.SIGTERM, 128 + signal.SIGTERM)
 
 
 def test_sigterm_to_accelerate_launch_stops_its_child_with_a_checkpoint(tmp_path):
-    """Case 2: SIGTERM to `accelerate launch` ended the launcher (exit 143), but the training process kept running,
-    orphaned, and kept writing to `output_dir`."""
+    """Case 2: SIGTERM to `accelerate launch` ended the launcher, but the training process kept running, orphaned,
+    and kept writing to `output_dir`. Now the training process saves a complete checkpoint and ends with the
+    launcher, which exits with a SIGTERM status (-15 or 143: the convention differs between accelerate releases)."""
     cmd = ["accelerate", "launch", "--config_file", os.path.join(ROOT, "accelerate_configs", "cpu.yaml")]
-    launcher = launch([*cmd, os.path.join(HERE, "preempt_train.py"), str(tmp_path), "interrupt"], tmp_path)
-    stderr, pids = tmp_path / "stderr.txt", []
-    try:
+    stderr = tmp_path / "stderr.txt"
+    with launch([*cmd, os.path.join(HERE, "preempt_train.py"), str(tmp_path), "interrupt"], tmp_path) as launcher:
         pids = wait_for([tmp_path / "paused_0"], launcher, stderr)
         launcher.send_signal(signal.SIGTERM)
+        # The training process goes on to the end of its step (it is signalled, or orphaned): accelerate 1.16 waits
+        # 5 s for it before a SIGKILL, older releases exited at once and left it running
+        (tmp_path / "go").touch()
         launcher.wait(timeout=60)
-        (tmp_path / "go").touch()  # the training process may go on (it is signalled, or orphaned)
         wait_until_gone(pids)
         assert not alive(pids[0]), "the training process outlived its launcher"
-    finally:
-        stop_all(launcher, pids)
     checkpoint = str(tmp_path / "run" / "checkpoint-3")
-    assert launcher.returncode == -signal.SIGTERM
+    assert launcher.returncode in SIGTERM_EXITS
     message = f"Training stopped by SIGTERM after step 3 of 8; the complete checkpoint {checkpoint} is saved"
     assert message in stderr.read_text()
     assert checkpoints(str(tmp_path / "run")) == [checkpoint] and checkpoint_problems(checkpoint) == []
+
+
+def interrupted_two_process_run(tmp_path) -> tuple[list[str], list[int], subprocess.Popen]:
+    """Two processes (torchrun, gloo) of tests/preempt_train.py interrupted by SIGTERM to rank 1 after step 2: the
+    command (without its mode), the pids of the ranks and the ended launcher."""
+    if shutil.which("torchrun") is None:
+        pytest.skip("torchrun not installed")
+    cmd = ["torchrun", "--standalone", "--nproc_per_node", "2", os.path.join(HERE, "preempt_train.py"), str(tmp_path)]
+    with launch([*cmd, "interrupt"], tmp_path) as run:
+        pids = wait_for([tmp_path / "paused_0", tmp_path / "paused_1"], run, tmp_path / "stderr.txt")
+        os.kill(pids[1], signal.SIGTERM)  # rank 1 only
+        (tmp_path / "go").touch()
+        run.wait(timeout=120)
+        wait_until_gone(pids)
+    return cmd, pids, run
 
 
 @pytest.mark.distributed
 def test_sigterm_to_one_of_two_processes_stops_both_at_one_step_and_resumes_exactly(tmp_path):
     """Case 2 with 2 processes (torchrun, gloo): a signal to one rank stops every rank at the same step with one
     complete checkpoint (both RNG states), and resuming equals the uninterrupted run (losses and final weights)."""
-    if shutil.which("torchrun") is None:
-        pytest.skip("torchrun not installed")
-    cmd = ["torchrun", "--standalone", "--nproc_per_node", "2", os.path.join(HERE, "preempt_train.py"), str(tmp_path)]
-    run = launch([*cmd, "interrupt"], tmp_path)
-    stderr, pids = tmp_path / "stderr.txt", []
-    try:
-        pids = wait_for([tmp_path / "paused_0", tmp_path / "paused_1"], run, stderr)
-        os.kill(pids[1], signal.SIGTERM)  # rank 1 only
-        (tmp_path / "go").touch()
-        run.wait(timeout=120)
-        wait_until_gone(pids)
-    finally:
-        stop_all(run, pids)
+    cmd, pids, run = interrupted_two_process_run(tmp_path)
+    stderr = tmp_path / "stderr.txt"
     checkpoint = str(tmp_path / "run" / "checkpoint-3")
     assert run.returncode != 0 and not any(alive(pid) for pid in pids)
     message = f"Training stopped by SIGTERM after step 3 of 4; the complete checkpoint {checkpoint} is saved"
@@ -212,9 +219,29 @@ def test_sigterm_to_one_of_two_processes_stops_both_at_one_step_and_resumes_exac
     assert checkpoints(str(tmp_path / "run")) == [checkpoint]
     assert checkpoint_problems(checkpoint, world_size=2) == []
 
-    resume = subprocess.run([*cmd, "resume"], env=launch_env(), capture_output=True, text=True, timeout=600)
+    resume = processes.run([*cmd, "resume"], env=launch_env(), timeout=600)
     assert resume.returncode == 0, resume.stderr[-3000:]
     with open(tmp_path / "results.json") as f:
         results = json.load(f)
     assert results["world_size"] == 2 and results["weights_equal"]
     assert results["resumed"] == results["full"] and sorted(results["full"]) == ["1", "2", "3", "4"]
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("fault", ["raises", "stalls"])
+def test_a_faulty_rank_during_resume_ends_the_whole_launch_within_the_timeout(tmp_path, fault):
+    """Issue 17: a 2-process resume where rank 1 raises (or stops answering) once the checkpoint is loaded, while
+    rank 0 waits for it in its first step's all-reduce, ends the whole launch with a non-zero exit within
+    `ddp_timeout` (20 s here) and the launcher's grace period, leaving no process behind; it hung before."""
+    cmd, _, _ = interrupted_two_process_run(tmp_path)
+    started = time.monotonic()
+    with launch([*cmd, f"resume_{fault}"], tmp_path) as run:
+        run.wait(timeout=240)  # a hang fails here (TimeoutExpired), and the block kills the whole group
+    elapsed = time.monotonic() - started
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert run.returncode != 0, stderr[-3000:]
+    assert elapsed < 180, f"the launch took {elapsed:.0f} s to end"
+    if fault == "raises":
+        assert "a fault on the last rank during resume" in stderr
+    else:  # rank 0 gave up waiting: gloo's timeout
+        assert re.search(r"[Tt]imed out|timeout", stderr), stderr[-3000:]

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from trl import SFTConfig
 
 from .diffusion import LOSS_NORMALIZATIONS, T_SCOPES
+from .distributed_defaults import DistributedDefaultsMixin
 from .precision import PrecisionMixin
 
 
 @dataclass
-class DiffusionSFTConfig(PrecisionMixin, SFTConfig):
+class DiffusionSFTConfig(PrecisionMixin, DistributedDefaultsMixin, SFTConfig):
     r"""
     Configuration class for the [`DiffusionSFTTrainer`]: masked-diffusion SFT as in LLaDA (arXiv 2502.09992).
 

@@ -9,6 +9,7 @@ from trl import SFTConfig
 from .chunking import validate_chunk_length
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
 from .packing import check_packing_options
+from .distributed_defaults import DistributedDefaultsMixin
 from .precision import PrecisionMixin
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
@@ -17,7 +18,7 @@ COMPLETION_INSTRUCTION = "Question:\n{prompt}\nAnswer:\n{masked}\nReturn the rec
 
 
 @dataclass
-class MaskedSFTConfig(PrecisionMixin, SFTConfig):
+class MaskedSFTConfig(PrecisionMixin, DistributedDefaultsMixin, SFTConfig):
     r"""
     Configuration class for the [`MaskedSFTTrainer`] (arXiv 2510.09885).
 
