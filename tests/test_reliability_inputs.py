@@ -13,8 +13,9 @@ import re
 import shutil
 
 import pytest
+import test_reliability
 import torch
-from test_reliability import QA, assert_unchanged, files_under, model_dir, recipe, run_refused  # noqa: F401
+from test_reliability import QA, assert_unchanged, files_under, run_refused
 from tiny import write_jsonl
 
 from trl_maskft.data.corpus import CorpusArguments, load_corpus
@@ -23,6 +24,7 @@ from trl_maskft.data.qa_checks import warn_non_ascii_answers
 from trl_maskft.data.schema import QAItem
 from trl_maskft.model_folder import check_model_folder
 
+model_dir, recipe = test_reliability.model_dir, test_reliability.recipe  # the fixtures of the other bad inputs
 SPLIT_FILES = {"part-train.jsonl": 4, "chapter_01.jsonl": 2, "chapter_02_dev.jsonl": 2}  # issue 18's folder
 BRISK_HOLLOW = "Ada Quillfeather paints glass bridges.\nShe lives in Brisk Hollow.\n"
 
@@ -32,6 +34,14 @@ def split_folder(folder) -> str:
     os.makedirs(folder, exist_ok=True)
     for name, rows in SPLIT_FILES.items():
         write_jsonl(os.path.join(folder, name), [{"text": f"{name} row {i}."} for i in range(rows)])
+    return str(folder)
+
+
+def txt_folder(folder) -> str:
+    """A folder of two multi-line `.txt` documents (5 lines, one of them empty)."""
+    os.makedirs(folder)
+    (folder / "ada.txt").write_text(BRISK_HOLLOW)
+    (folder / "bob.txt").write_text("Bob Thornbury flies.\n\nHe flies a red kite.\n")
     return str(folder)
 
 
@@ -103,20 +113,14 @@ def test_a_split_no_file_is_in_and_a_file_naming_two_splits_are_refused(tmp_path
 
 def test_a_folder_of_txt_files_is_one_document_per_file(tmp_path):
     """Issue 18, case 6: two multi-line documents became 5 rows, "She lives in Brisk Hollow." without its subject."""
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "ada.txt").write_text(BRISK_HOLLOW)
-    (tmp_path / "docs" / "bob.txt").write_text("Bob Thornbury flies.\n\nHe flies a red kite.\n")
-    corpus = load_corpus(str(tmp_path / "docs"), CorpusArguments())
+    corpus = load_corpus(txt_folder(tmp_path / "docs"), CorpusArguments())
     assert [row["text"] for row in corpus.train][0] == BRISK_HOLLOW and len(corpus.train) == 2
     assert not any(".txt file(s) became" in line for line in corpus.log)
 
 
 def test_txt_files_read_by_line_log_how_many_files_became_how_many_rows(tmp_path):
     """Issue 18, case 6: `txt_sample_by: line` on multi-line documents is said, with the key that keeps them whole."""
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "ada.txt").write_text(BRISK_HOLLOW)
-    (tmp_path / "docs" / "bob.txt").write_text("Bob Thornbury flies.\n\nHe flies a red kite.\n")
-    corpus = load_corpus(str(tmp_path / "docs"), CorpusArguments(txt_sample_by="line"))
+    corpus = load_corpus(txt_folder(tmp_path / "docs"), CorpusArguments(txt_sample_by="line"))
     assert (
         "2 .txt file(s) became 5 rows, one per line (`txt_sample_by: line`; `txt_sample_by: document` keeps each "
         "file one document)"
@@ -139,8 +143,8 @@ def test_txt_files_read_by_line_log_how_many_files_became_how_many_rows(tmp_path
         (
             "docs.json",
             json.dumps({"data": [{"text": "Alice paints."}]}),
-            r"docs\.json holds one JSON object, its rows under \['data'\], not an array of rows: .*; convert it, e\.g\. "
-            r"`jq -c '\.data\[\]' .*docs\.json > .*docs\.jsonl`",
+            r"docs\.json holds one JSON object, its rows under \['data'\], not an array of rows: .*; convert it, "
+            r"e\.g\. `jq -c '\.data\[\]' .*docs\.json > .*docs\.jsonl`",
         ),
     ],
     ids=["number in a text cell", "empty jsonl", "rows under a key"],
