@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 
+import datasets
 import pytest
 import test_reliability
 import torch
@@ -20,6 +21,7 @@ from tiny import write_jsonl
 
 from trl_maskft.data.corpus import CorpusArguments, load_corpus
 from trl_maskft.data.corpus_splits import named_splits
+from trl_maskft.data.corpus_text import check_text_column
 from trl_maskft.data.qa_checks import warn_non_ascii_answers
 from trl_maskft.data.schema import QAItem
 from trl_maskft.model_folder import check_model_folder
@@ -80,7 +82,7 @@ def test_a_folder_file_in_a_split_the_run_does_not_read_is_refused(recipe, tmp_p
     )
     message = str(error)
     assert "The run trains on 'train' (`dataset_train_split`)" in message
-    assert f"`dataset_name: '{folder}/**/*.jsonl'` is one `train` split" in message
+    assert f"Name the files to train on as a file or a glob (`dataset_name: '{folder}/**/*.jsonl'` reads" in message
     assert "`dataset_test_split: validation` (with `eval_strategy`)" in message
 
 
@@ -155,6 +157,15 @@ def test_malformed_corpus_files_name_the_file_row_and_fix(name, content, match, 
     (tmp_path / name).write_text(content)
     argv = ["--config", recipe("masked_sft", dataset_name=str(tmp_path / name))]
     run_refused("masked_sft", argv, ValueError, match, tmp_path, model_dir)
+
+
+def test_a_mixed_text_column_without_local_files_names_no_datasets_internals(tmp_path):
+    """Issue 18, case 13: a column of numbers and strings read from elsewhere (a Hub dataset: no file to name) said
+    `Json(decode=True)`."""
+    path = write_jsonl(tmp_path / "docs.jsonl", [{"text": "Alice paints."}, {"text": 5}])
+    dataset = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match=r"^hub: the text column 'text' holds values of several JSON types, not"):
+        check_text_column(dataset, "text", "hub")
 
 
 # Case 9: non-ASCII answers under the paper's score

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .qa_io import read_jsonl_rows
 
@@ -25,7 +25,7 @@ def json_rows(path: str) -> Iterator[tuple[str, object]]:
                 yield f"row {number}", row
 
 
-def first_non_text(files: list[str], text_field: str) -> tuple[str, object] | None:
+def first_non_text(files: Sequence[str], text_field: str) -> tuple[str, object] | None:
     """`("<file>, <line or row>", value)` of the first JSON row of `files` whose `text_field` is not a string (None
     for a row without it), None when every row has a string."""
     for path in files:
@@ -36,7 +36,7 @@ def first_non_text(files: list[str], text_field: str) -> tuple[str, object] | No
     return None
 
 
-def check_json_arrays(files: list[str]) -> None:
+def check_json_arrays(files: Sequence[str]) -> None:
     """A clear error for a `.json` file that holds one object instead of an array of rows, naming its keys that hold
     lists (the rows, e.g. `{"data": [...]}`) and the fix."""
     for path in files:

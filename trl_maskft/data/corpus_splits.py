@@ -72,7 +72,7 @@ def check_splits(name: str, splits: dict[str, list[str]], train_split: str, test
             f"{len(files)} file(s) of {name!r} are in a split this run does not read: "
             f"{'; '.join(describe_splits(name, unused))}. A folder's file goes to the split its name or folder names "
             f"({SPLIT_HELP}); every other file is `train`. The run trains on {train_split!r} (`dataset_train_split`)"
-            f"{held}. To train on every file, give them as a glob (`dataset_name: '{name.rstrip(os.sep)}/**/*"
-            f"{extension}'` is one `train` split) or rename them without the split word; to evaluate on them, set "
-            f"`dataset_test_split: {sorted(unused)[0]}` (with `eval_strategy`); or move them out of the folder."
+            f"{held}. Name the files to train on as a file or a glob (`dataset_name: '{name.rstrip(os.sep)}/**/*"
+            f"{extension}'` reads every file as `train`), rename them without the split word, move them out of the "
+            f"folder, or evaluate on them: `dataset_test_split: {sorted(unused)[0]}` (with `eval_strategy`)."
         )

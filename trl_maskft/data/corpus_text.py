@@ -4,8 +4,10 @@ the documents kept by the length filter."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow.compute as pc
-from datasets import Dataset, IterableDataset, Value
+from datasets import Dataset, IterableDataset, Json, Value
 
 from .corpus_json import check_json_arrays, first_non_text
 
@@ -37,11 +39,11 @@ def _not_text(text_field: str, where: str, value) -> ValueError:
 def _describe(feature) -> str:
     if isinstance(feature, Value):
         return f"{feature.dtype} values"
-    return "values of several JSON types" if type(feature).__name__ == "Json" else f"{type(feature).__name__} values"
+    return "values of several JSON types" if isinstance(feature, Json) else f"{type(feature).__name__} values"
 
 
 def check_text_column(
-    dataset: Dataset | IterableDataset, text_field: str, source: str, files: list[str] = ()
+    dataset: Dataset | IterableDataset, text_field: str, source: str, files: Sequence[str] = ()
 ) -> list[str]:
     """The columns of `dataset`, after checking that `text_field` is one of them and, for a cached dataset, that it
     holds strings in every row; a clear error naming the columns, the type or the first row without a string (in the
