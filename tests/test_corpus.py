@@ -33,11 +33,9 @@ def test_every_local_format_folder_and_glob(tmp_path):
         corpus = load_corpus(str(path), CorpusArguments(), TEXT)
         assert texts(corpus.train) == [row[TEXT] for row in rows], name
     (tmp_path / "docs.txt").write_text("First document.\n\nSecond document.\n")
-    assert texts(load_corpus(str(tmp_path / "docs.txt"), CorpusArguments()).train, "text") == [
-        "First document.",
-        "Second document.",
-    ]  # the empty line is dropped (and counted)
-    whole = load_corpus(str(tmp_path / "docs.txt"), CorpusArguments(txt_sample_by="document"))
+    by_line = load_corpus(str(tmp_path / "docs.txt"), CorpusArguments(txt_sample_by="line"))
+    assert texts(by_line.train, "text") == ["First document.", "Second document."]  # the empty line dropped, counted
+    whole = load_corpus(str(tmp_path / "docs.txt"), CorpusArguments())  # the default: one document per file
     assert texts(whole.train, "text") == ["First document.\n\nSecond document.\n"]
     folder = write_corpus(tmp_path / "folder", rows[:2], "part-0.jsonl")
     write_corpus(folder, rows[2:], "part-1.jsonl")
@@ -55,6 +53,7 @@ def test_the_papers_preprocessing_is_applied_in_order_and_counted(tmp_path):
     # rows 0, 3, 6, 9 -> 3 (empty) and 6 (long) dropped -> 0, 9 -> the first 2
     assert texts(corpus.train) == [rows[0][TEXT], rows[9][TEXT]]
     assert corpus.log == [
+        f"{folder} [train] 1 file(s): train.jsonl",
         f"{folder} [train]: 12 rows",
         "kept 1 row in 3 (`keep_every`): 4",
         "dropped 2 empty documents or of 400 characters or more: 2",
@@ -152,8 +151,8 @@ def test_the_in_memory_knowledge_of_a_corpus(tmp_path):
     "rows,field,match",
     [
         ([{"text": "a"}], TEXT, r"has no column 'pretrain_text' .*its columns are \['text'\].*`dataset_text_field`"),
-        ([{TEXT: 1}, {TEXT: 2}], TEXT, r"holds Value\('int64'\), not strings"),
-        ([{TEXT: "a"}, {"other": "b"}], TEXT, r"row 1: the text column `pretrain_text` holds None"),
+        ([{TEXT: 1}, {TEXT: 2}], TEXT, r"train\.jsonl, line 1: the text column `pretrain_text` holds 1 \(int\)"),
+        ([{TEXT: "a"}, {"other": "b"}], TEXT, r"train\.jsonl, line 2: the text column `pretrain_text` holds None"),
         ([{TEXT: " "}, {TEXT: ""}], TEXT, r"no documents left after filtering .*loosen the filters"),
     ],
 )

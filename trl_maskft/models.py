@@ -45,6 +45,7 @@ The converted checkpoint (checked by hand, transformers 5.23):
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import logging
@@ -209,8 +210,9 @@ def _convert_atomically(target: Path) -> None:
 
 def check_model_path(name_or_path: str) -> None:
     """A clear error for a model that can be neither a local folder nor a Hub id (a file, or a path that does not
-    exist and is no Hub id: absolute, ``./``, ``~``, more than one ``/``); a warning for a Hub id that reads like a
-    local path (its first component is a local folder)."""
+    exist and is no Hub id: absolute, ``./``, ``~``, more than one ``/``), and for a misspelt :data:`DEFAULT_MODEL`
+    alias (a name without ``/`` close to it: "did you mean", before any Hub lookup); a warning for a Hub id that
+    reads like a local path (its first component is a local folder)."""
     if os.path.isdir(name_or_path):
         return
     from huggingface_hub import constants
@@ -221,6 +223,11 @@ def check_model_path(name_or_path: str) -> None:
             f"The model {name_or_path!r} is a file; give the folder that holds its config.json and weights."
         )
     missing = f"The model folder {name_or_path!r} does not exist (looked for {os.path.abspath(name_or_path)})"
+    if "/" not in name_or_path and difflib.get_close_matches(name_or_path.strip().lower(), [DEFAULT_MODEL], 1, 0.8):
+        raise FileNotFoundError(
+            f"{missing}, and it reads like a misspelling of the embedded default model's alias: did you mean "
+            f"`{DEFAULT_MODEL}`? (A Hub model is named `namespace/name`.) Check `model_name_or_path`."
+        )
     try:
         validate_repo_id(name_or_path)
     except HFValidationError:

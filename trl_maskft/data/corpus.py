@@ -1,8 +1,9 @@
 """Corpora for masked continued pretraining: local files or a Hub dataset read through `datasets` (memory-mapped, or
 streamed), never as a Python list of documents, with the paper's preprocessing and optional QA items.
 
-`load_corpus` reads the `dataset_train_split` of `dataset_name` (see `trl_maskft.data.corpus_files`), checks its text
-column (`dataset_text_field`, Webscale-RL's is `pretrain_text`), keeps every `keep_every`-th row, drops empty
+`load_corpus` reads the `dataset_train_split` of `dataset_name` (see `trl_maskft.data.corpus_files`; local files are
+listed in `Corpus.log` with their splits, `trl_maskft.data.corpus_splits`), checks its text column
+(`dataset_text_field`, Webscale-RL's is `pretrain_text`), keeps every `keep_every`-th row, drops empty
 documents and those of `drop_document_chars` characters or more, and keeps the first `max_train_rows` rows; each step
 is counted in `Corpus.log`. Held-out rows for the evaluation loss come from `dataset_test_split` or from
 `dataset_test_size` (a share or a number of the training rows). QA items come from `qa_file` and from the corpus's own
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 
 from datasets import Dataset, IterableDataset
 
-from .corpus_files import check_utf8, load_split
+from .corpus_files import check_utf8, is_local, load_split, local_files, text_file_rows
 from .corpus_qa import qa_items_from_rows, qa_pair_rows, require_columns, short_pairs
+from .corpus_splits import check_splits, describe_splits, file_splits
 from .corpus_text import check_text_column, first_row, keep_text, text_rows
 from .qa_io import load_qa_jsonl
 from .schema import QAItem
@@ -43,8 +45,8 @@ class CorpusArguments:
         metadata={"help": "Stream the corpus (an IterableDataset) instead of caching it; needs max_steps."},
     )
     txt_sample_by: str = field(
-        default="line",
-        metadata={"help": "`.txt` files: one document per line, paragraph or file.", "choices": list(SAMPLE_BY)},
+        default="document",
+        metadata={"help": "`.txt` files: one document per file, paragraph or line.", "choices": list(SAMPLE_BY)},
     )
     keep_every: int = field(default=1, metadata={"help": "Keep every k-th row (rows 0, k, 2k, ...)."})
     drop_document_chars: int | None = field(
@@ -170,13 +172,20 @@ def load_corpus(
     """The corpus `name` (local files or a Hub id) read, preprocessed and held out by `args`; see the module's doc.
     `tokenizer` counts the tokens of QA pairs (`qa_max_tokens`)."""
     streamed = args.dataset_streaming
+    log: list[str] = []
+    files = file_splits(name, local_files(name)) if is_local(name) else None
+    if files is not None:
+        check_splits(name, files, args.dataset_train_split, args.dataset_test_split)
+        log += describe_splits(name, files)
 
     def split(split_name: str, cap: bool, log: list[str]):
-        dataset = load_split(name, dataset_config, split_name, streamed, args.txt_sample_by)
-        columns = check_text_column(dataset, text_field, f"{name!r} ({split_name})")
+        dataset = load_split(name, dataset_config, split_name, streamed, args.txt_sample_by, files)
+        split_files = files[split_name] if files else []
+        columns = check_text_column(dataset, text_field, f"{name!r} ({split_name})", split_files)
         require_columns(columns, args.qa_columns, f"{name!r} ({split_name})")
         if not streamed:
             log.append(f"{name} [{split_name}]: {len(dataset):,} rows")
+            log += text_file_rows(split_files, len(dataset), args.txt_sample_by)
         try:
             return preprocess(text_rows(dataset, text_field), args, text_field, num_proc, log, cap)
         except UnicodeDecodeError as err:  # pyarrow reads JSON strings without checking them
@@ -186,7 +195,6 @@ def load_corpus(
                 "`iconv -f latin1 -t utf-8`)."
             ) from None
 
-    log: list[str] = []
     train = split(args.dataset_train_split, True, log)
     if first_row(train) is None:
         raise ValueError(

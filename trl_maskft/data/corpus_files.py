@@ -1,9 +1,9 @@
 """Where a corpus comes from: local files (a file, a folder or a glob of `.jsonl`/`.json`/`.parquet`/`.csv`/`.txt`)
 read with the `datasets` builder of their format, or a Hugging Face Hub dataset id.
 
-A folder is read as one dataset whose splits come from its file names, as `datasets` names them (`train.jsonl`,
-`test.jsonl`, ...; files without a split name are all `train`); a file or a glob is one `train` split. The `.txt`
-files of a corpus give one document per line, paragraph or file (`sample_by`).
+Every file goes to the split `trl_maskft.data.corpus_splits` gives it (a folder's files by the split words of their
+names, every other file `train`; a file or a glob: `train`). The `.txt` files of a corpus give one document per file,
+paragraph or line (`sample_by`). An empty file is an error naming it.
 """
 
 from __future__ import annotations
@@ -74,19 +74,47 @@ def check_utf8(name: str) -> None:
                 pass
 
 
+def text_file_rows(files: list[str], rows: int, sample_by: str) -> list[str]:
+    """The log line of `.txt` files read one row per line or paragraph (`sample_by`) that gave more rows than files:
+    how many files became how many rows."""
+    texts = [path for path in files if _extension(path) == ".txt"]
+    if not texts or sample_by == "document" or rows <= len(texts):
+        return []
+    return [
+        f"{len(texts)} .txt file(s) became {rows:,} rows, one per {sample_by} (`txt_sample_by: {sample_by}`; "
+        "`txt_sample_by: document` keeps each file one document)"
+    ]
+
+
+def check_not_empty(files: list[str]) -> None:
+    """A clear error naming the corpus files of 0 bytes (`datasets` fails on them without naming them)."""
+    empty = [path for path in files if os.path.getsize(path) == 0]
+    if empty:
+        raise ValueError(
+            f"The corpus file(s) {', '.join(map(repr, empty))} are empty (0 bytes): write their rows or remove them "
+            "from `dataset_name`."
+        )
+
+
 def load_split(
-    name: str, config: str | None, split: str, streaming: bool = False, sample_by: str = "line"
+    name: str,
+    config: str | None,
+    split: str,
+    streaming: bool = False,
+    sample_by: str = "document",
+    data_files: dict[str, list[str]] | None = None,
 ) -> datasets.Dataset | datasets.IterableDataset:
-    """Split `split` of the corpus `name` (local files or a Hub id; `config` is the Hub configuration), memory-mapped
-    from the `datasets` cache or, with `streaming`, read as it is iterated. Clear errors for a missing split and for
-    a Hub dataset that cannot be loaded."""
+    """Split `split` of the corpus `name` (local files, `data_files`: `{split: files}`, or a Hub id; `config` is the
+    Hub configuration), memory-mapped from the `datasets` cache or, with `streaming`, read as it is iterated. Clear
+    errors for empty files, a missing split and a Hub dataset that cannot be loaded."""
     kwargs: dict = {"split": split, "streaming": streaming}
-    if is_local(name):
-        files = local_files(name)
+    if data_files is not None:
+        files = [path for paths in data_files.values() for path in paths]
         builder = builder_of(files)
         if config is not None:
             raise ValueError(f"`dataset_config` ({config!r}) names a Hub configuration; local files have none.")
-        kwargs.update({"data_dir": name} if os.path.isdir(name) else {"data_files": files})
+        check_not_empty(files)
+        kwargs["data_files"] = data_files
         if builder == "text":
             kwargs["sample_by"] = sample_by
         path, source = builder, f"the local files {name!r}"

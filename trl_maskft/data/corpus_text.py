@@ -1,10 +1,15 @@
 """The text column of a corpus: it must exist and hold strings (checked on the Arrow column of a cached dataset, row
-by row as a stream is read), and the documents kept by the length filter."""
+by row as a stream is read; a local JSON file's bad row named by file and line, `trl_maskft.data.corpus_json`), and
+the documents kept by the length filter."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow.compute as pc
-from datasets import Dataset, IterableDataset, Value
+from datasets import Dataset, IterableDataset, Json, Value
+
+from .corpus_json import check_json_arrays, first_non_text
 
 STRING_TYPES = ("string", "large_string")
 
@@ -31,23 +36,38 @@ def _not_text(text_field: str, where: str, value) -> ValueError:
     )
 
 
-def check_text_column(dataset: Dataset | IterableDataset, text_field: str, source: str) -> list[str]:
+def _describe(feature) -> str:
+    if isinstance(feature, Value):
+        return f"{feature.dtype} values"
+    return "values of several JSON types" if isinstance(feature, Json) else f"{type(feature).__name__} values"
+
+
+def check_text_column(
+    dataset: Dataset | IterableDataset, text_field: str, source: str, files: Sequence[str] = ()
+) -> list[str]:
     """The columns of `dataset`, after checking that `text_field` is one of them and, for a cached dataset, that it
-    holds strings in every row; a clear error naming the columns, the type or the first row without a string."""
+    holds strings in every row; a clear error naming the columns, the type or the first row without a string (in the
+    local JSON `files` it was read from: the file and line)."""
     columns = column_names(dataset)
     if text_field not in columns:
+        check_json_arrays(files)
         raise ValueError(
             f"{source} has no column {text_field!r} (`dataset_text_field`); its columns are {columns}. Set "
             "`dataset_text_field` to the column of documents (Webscale-RL's is 'pretrain_text')."
         )
     if isinstance(dataset, Dataset):
         feature = dataset.features[text_field]
-        if not (isinstance(feature, Value) and feature.dtype in STRING_TYPES):
-            raise ValueError(
-                f"{source}: the text column {text_field!r} holds {feature}, not strings. Name the column of documents "
-                "with `dataset_text_field`."
-            )
+        strings = isinstance(feature, Value) and feature.dtype in STRING_TYPES
         column = dataset.data.column(text_field)
+        if not strings or column.null_count:
+            found = first_non_text(files, text_field)
+            if found is not None:
+                raise _not_text(text_field, *found)
+        if not strings:
+            raise ValueError(
+                f"{source}: the text column {text_field!r} holds {_describe(feature)}, not strings. Name the column "
+                "of documents with `dataset_text_field`."
+            )
         if column.null_count:
             row = pc.indices_nonzero(pc.is_null(column))[0].as_py()
             raise _not_text(text_field, f"{source}, row {row}", None)

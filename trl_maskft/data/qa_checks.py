@@ -1,7 +1,9 @@
-"""Checks of a run's QA items as a whole: a question asked twice must be asked the same way.
+"""Checks of a run's QA items as a whole: a question asked twice must be asked the same way, and answers the paper's
+score cannot read are pointed out.
 
 `QAEvalCallback` runs `check_qa_items` when it is built, the one place every QA item of a run passes through
-(whichever source loaded it: built-in, NameDescription, a `qa_file`, GSM8K, or a library user's own list).
+(whichever source loaded it: built-in, NameDescription, a `qa_file`, GSM8K, or a library user's own list). The
+knowledge scripts run `warn_non_ascii_answers` on the QA items they ask (a task's answers are scored by its own rules).
 """
 
 from __future__ import annotations
@@ -63,4 +65,24 @@ def check_qa_items(items: Sequence[QAItem]) -> None:
             len(items),
             items[example[0]].question,
             ", ".join(str(i + 1) for i in example),
+        )
+
+
+def warn_non_ascii_answers(items: Sequence[QAItem], qa_score: str) -> None:
+    """One warning when the paper's score (`qa_score: paper`) is to score answers holding non-ASCII characters: it
+    keeps curly quotes and accents and reads a text without spaces (Chinese, Japanese, Thai) as one word, so a correct
+    answer can score 0.0; `qa_score: robust` scores them by Unicode rules."""
+    if qa_score != "paper":
+        return
+    answers = [answer for item in items for answer in item.answers]
+    affected = [answer for answer in answers if not answer.isascii()]
+    if affected:
+        logger.warning(
+            "%d of the %d QA answers hold non-ASCII characters (e.g. %r), which the default `qa_score: paper` (the "
+            "paper's exact ROUGE-1) normalises as ASCII text only: curly quotes and accents are kept and a text "
+            "without spaces (Chinese, Japanese, Thai) is one word, so a correct answer can score 0.0. Set "
+            "`qa_score: robust` to score them by Unicode rules (NFKC, Unicode punctuation removed, CJK by character).",
+            len(affected),
+            len(answers),
+            affected[0],
         )

@@ -34,6 +34,7 @@ from trl import ModelConfig, TrlParser
 
 from ..bench import BenchmarkConfig
 from ..extras import require_eval
+from ..model_folder import check_model_folder
 from ..models import resolve_model_path
 from ..reporting import markdown_table, metric_cell
 
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         eval_args, bench, model_args = parser.parse_args_and_config(args=argv)
     if model_args.model_name_or_path is None:
         raise ValueError("Name the model to score: `--model_name_or_path` (or a `--recipe` with an `output_dir`).")
+    check_model_folder(model_args.model_name_or_path)
     benchmarks = require_eval("trl_maskft.bench.harness").Benchmarks(bench)
     accelerator = Accelerator() if PartialState().num_processes > 1 else None
     device = accelerator.device if accelerator else torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -17,6 +17,7 @@ from ..bench import BenchmarkConfig, add_benchmarks
 from ..best_epoch import BestEpochCallback
 from ..callbacks import QAEvalCallback
 from ..data import balanced_qa_sample
+from ..data.qa_checks import warn_non_ascii_answers
 from ..data.schema import QAItem
 from ..data.transforms import to_conversational
 from ..hub import HubPublishing
@@ -60,7 +61,8 @@ def knowledge_evaluation(
 ) -> Evaluation | None:
     """The QA callback of a knowledge run: `qa_max_items` of the QA `items` (`balanced_qa_sample`; all without it),
     asked on the script's schedule, answered by `answerer` (by default greedily,
-    `KnowledgeScriptArguments.greedy_answerer`); None without QA items (a corpus alone: the run reports its
+    `KnowledgeScriptArguments.greedy_answerer`) and scored by `qa_score` (a warning where the paper's score meets
+    non-ASCII answers, `warn_non_ascii_answers`); None without QA items (a corpus alone: the run reports its
     evaluation loss)."""
     if not items:
         return None
@@ -68,6 +70,7 @@ def knowledge_evaluation(
         items = balanced_qa_sample(items, script_args.qa_max_items, seed=script_args.dataset_seed)
     answerer = answerer or script_args.greedy_answerer()
     schedule, score = script_args.qa_schedule(), script_args.qa_score
+    warn_non_ascii_answers(items, score)
     return qa_evaluation(
         script_args,
         lambda trainer: QAEvalCallback(
