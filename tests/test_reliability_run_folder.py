@@ -46,7 +46,9 @@ def test_a_new_run_into_a_finished_run_is_refused_before_the_model_loads(earlier
     with pytest.raises(ValueError) as error:
         run_script(tmp_path)  # the model folder does not exist: the check comes first
     message = str(error.value)
-    assert f"`output_dir` {str(earlier_run)!r} holds an earlier run (README.md, checkpoint-4/, config.json, " in message
+    assert (
+        f"`output_dir` {str(earlier_run)!r} holds an earlier run (README.md, checkpoint-4/, config.json, " in message
+    )
     assert "files it did not write: notes.txt" in message and "another folder" in message
     assert "`--overwrite_run true` to delete the earlier run's files first" in message
     # issue 18 case 10: its checkpoint is incomplete, so resuming is not offered

@@ -32,7 +32,7 @@ def paths_under(output_dir: str) -> set[str]:
         for name in folders:
             found.add(os.path.normpath(os.path.join(relative, name)) + "/")
         found.update(os.path.normpath(os.path.join(relative, name)) for name in names)
-    return found - {MANIFEST_FILE, LOCK_FILE}
+    return found - {MANIFEST_FILE, MANIFEST_FILE + ".tmp", LOCK_FILE}
 
 
 def read_manifest(output_dir: str) -> set[str] | None:
