@@ -1,6 +1,7 @@
-"""A run owns its files (issue 18 cases 1, 2, 3, 10, 14 and 18): a run writes only into an empty folder, the folder
-of the run it resumes, or one whose earlier run it overwrites (`overwrite_run`, deleting exactly what that run
-recorded writing); one run at a time (the lock); never into its corpus; and a full disk at a checkpoint says so.
+"""A run owns its files (issue 18 cases 1, 2, 3, 10 and 18): a run writes only into an empty folder, the folder of the
+run it resumes, or one whose earlier run it overwrites (`overwrite_run`, deleting exactly what that run recorded
+writing); one run at a time (the lock); never into its corpus. (Case 14, a full disk at a checkpoint:
+tests/test_reliability_disk_full.py.)
 
 Each test runs a script's `main` on the tiny model (tests/tiny.py) and asserts the message, the exit status (an
 uncaught exception: status 1) and that no file of the user's changed (`run_refused` hashes the folders).
@@ -18,14 +19,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from test_reliability import DOCS, QA, run_refused
 from test_reliability_checkpoints import SAVING
 from tiny import MASK_TOKEN, save_tiny_model, write_jsonl, write_tiny_recipe
 from trainer_kinds import make_trainer
 
-from trl_maskft.checkpoints import STAGING_DIR, checkpoint_problems
-from trl_maskft.disk_space import NoSpaceLeft, is_disk_full
 from trl_maskft.preemption import TrainingInterrupted
 from trl_maskft.run_folder import check_outside_corpus
 from trl_maskft.run_lock import LOCK_FILE
@@ -48,18 +46,9 @@ def recipe(tmp_path, model_dir):
     write_jsonl(tmp_path / "qa.jsonl", QA)
 
     def write(**keys) -> str:
-        return write_tiny_recipe(
-            tmp_path,
-            model_name_or_path=model_dir,
-            dataset_name=str(tmp_path / "docs.jsonl"),
-            qa_file=str(tmp_path / "qa.jsonl"),
-            mask_token=MASK_TOKEN,
-            max_steps=1,
-            per_device_train_batch_size=2,
-            max_length=128,
-            qa_max_new_tokens=4,
-            **keys,
-        )
+        keys = {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 128, "qa_max_new_tokens": 4, **keys}
+        data = {"dataset_name": str(tmp_path / "docs.jsonl"), "qa_file": str(tmp_path / "qa.jsonl")}
+        return write_tiny_recipe(tmp_path, model_name_or_path=model_dir, mask_token=MASK_TOKEN, **data, **keys)
 
     return write
 
@@ -278,48 +267,3 @@ def test_an_output_dir_the_corpus_does_not_read_is_accepted(tmp_path):
     check_outside_corpus(str(tmp_path / "corpus" / "out"), str(tmp_path / "corpus" / "*.jsonl"))
     with pytest.raises(ValueError, match="lies inside the corpus folder"):
         check_outside_corpus(str(tmp_path / "corpus"), str(tmp_path / "corpus" / "*.jsonl"))
-
-
-# Case 14: disk full while writing a checkpoint
-
-# What torch's zip writer raises when the disk fills (it hides the errno), and what Python's writes raise
-TORCH_DISK_FULL = [
-    RuntimeError(
-        "[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: file write failed"
-    ),
-    RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 134217856 vs 134217744"),
-    OSError(28, "No space left on device"),
-]
-
-
-@pytest.mark.parametrize("raised", TORCH_DISK_FULL, ids=["data", "position", "errno"])
-def test_disk_full_while_writing_a_checkpoint_says_so(raised, tmp_path, monkeypatch):
-    """Issue 18 case 14: a full disk at a checkpoint gave `[enforce fail at inline_container.cc:672]`, never "no space
-    left", and left the staging folder behind, keeping the disk full."""
-    out = tmp_path / "out"
-    trainer = make_trainer("masked_sft", out, **SAVING)
-    save = torch.save
-
-    def full_at_step_4(obj, path, *args, **kwargs):
-        if f"checkpoint-4{os.sep}" in str(path):
-            raise raised
-        return save(obj, path, *args, **kwargs)
-
-    monkeypatch.setattr(torch, "save", full_at_step_4)
-    with pytest.raises(NoSpaceLeft) as error:  # uncaught by the scripts: exit status 1
-        trainer.train()
-    message = str(error.value)
-    assert f"Checkpoint {out / 'checkpoint-4'} was not saved: no space left on " in message
-    assert f"The last complete checkpoint, {out / 'checkpoint-2'}, is kept" in message
-    assert "`--resume_from_checkpoint last`" in message
-    assert not (out / STAGING_DIR).exists() and not (out / "checkpoint-4").exists()
-    assert checkpoint_problems(str(out / "checkpoint-2")) == []
-
-
-def test_other_write_errors_are_not_taken_for_a_full_disk():
-    """Issue 18 case 14: only the errors of a full disk are reported as one."""
-    assert all(is_disk_full(error) for error in TORCH_DISK_FULL)
-    assert not is_disk_full(
-        RuntimeError("[enforce fail at inline_container.cc:319] . file not found: archive/data.pkl")
-    )
-    assert not is_disk_full(OSError(13, "Permission denied"))
