@@ -25,7 +25,7 @@ from ..model_card import write_model_card
 from ..models import resolve_model_path
 from ..precision import warn_model_dtype
 from ..run_folder import prepare_output_dir
-from ..sharding import build_sharded_trainer, save_final_model
+from ..sharding import build_sharded_trainer, check_joined, save_final_model
 from ..tasks import get_task
 from ..tasks.callback import TaskEvalCallback
 from ..tasks.loading import drop_long_pairs
@@ -159,6 +159,7 @@ def train_and_report(
     resumes the run there or `overwrite_run` deletes its recorded files (`prepare_output_dir`); the run holds its lock
     and records the files it writes (`RunRecord`). `corpus_log` (how the corpus was read) and the trainer's data
     reports are printed before training."""
+    check_joined(training_args)  # else each process would take `output_dir` for its own run
     run = prepare_output_dir(training_args, overwrite_run, dataset_name)
     try:
         hub = HubPublishing.take_over(training_args)
