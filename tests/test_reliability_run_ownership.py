@@ -202,6 +202,27 @@ def test_the_lock_is_released_when_a_run_fails_or_is_stopped(failure, recipe, tm
     assert not (out / LOCK_FILE).exists() and read_manifest(str(out)) == {"partial.txt"}
 
 
+def test_a_resumed_run_keeps_its_record_and_never_replaces_the_users_files(recipe, tmp_path, monkeypatch):
+    """Issue 18 cases 1 and 2: resuming continues the run's record; a config.json of the user's put into the folder of
+    an interrupted run is refused, not replaced by the model's."""
+    out, path = tmp_path / "out", recipe(save_strategy="steps", save_steps=1, max_steps=2)
+
+    def killed(*args):
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as patch:  # the run ends after its checkpoints, before its model is saved
+        patch.setattr("trl_maskft.scripts.run.save_run", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            masked_sft("--config", path)
+    assert {"checkpoint-1/", "checkpoint-2/"} <= read_manifest(str(out)) and not (out / "config.json").exists()
+    (out / "config.json").write_text(USER_FILES["config.json"])
+    error = "holds files that the earlier run did not write and this run would replace: config.json"
+    run_refused("masked_sft", ["--config", path, "--resume_from_checkpoint", "last"], ValueError, error, tmp_path)
+    (out / "config.json").unlink()
+    masked_sft("--config", path, "--resume_from_checkpoint", "last")
+    assert {"checkpoint-1/", "checkpoint-2/", "config.json", "model.safetensors"} <= read_manifest(str(out))
+
+
 # Case 10: the one way out that applies
 
 
