@@ -10,6 +10,7 @@ from tiny import save_tiny_model, write_gsm8k_dir, write_tiny_recipe
 from trainer_kinds import KINDS, QA_TOKENS
 
 from trl_maskft.model_card import PAPER_ID
+from trl_maskft.run_manifest import write_manifest
 from trl_maskft.scripts.run import train_and_report
 from trl_maskft.tasks import GSM8K
 from trl_maskft.tasks.callback import TaskEvalCallback
@@ -71,10 +72,11 @@ def hub(monkeypatch):
 def test_push_uploads_the_run_with_its_card(kind, recipe, hub, tmp_path):
     repo = f"me/tiny-{kind}"
     hub_keys = {"hub_model_id": repo, "hub_private_repo": True, "hub_token": "hf_test", "hub_revision": "v1"}
-    path = recipe(kind, push_to_hub=True, **hub_keys)
+    path = recipe(kind, push_to_hub=True, overwrite_run=True, **hub_keys)
     leftover = tmp_path / "out" / "qa_generations" / "epoch_1.5.jsonl"  # of an earlier, interrupted run
     leftover.parent.mkdir(parents=True)
     leftover.write_text("{}\n")
+    write_manifest(str(tmp_path / "out"), {"qa_generations/", "qa_generations/epoch_1.5.jsonl"})  # its record
     qa = run_script(kind, path)
 
     create = hub["create_repo"]

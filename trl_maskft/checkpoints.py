@@ -19,6 +19,8 @@ import zipfile
 from safetensors import safe_open
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from .run_manifest import paths_under
+
 logger = logging.getLogger(__name__)
 
 # Under `output_dir`, where a checkpoint is written before it gets its name; `_*` is never pushed to the Hub
@@ -178,10 +180,15 @@ def resolve_resume(value: str | bool | None, output_dir: str, world_size: int = 
                 return path
             skipped.append((path, _listing(problems)))
         found = "".join(f" {path} is incomplete: {why}." for path, why in skipped) or " It has none."
+        restart = (
+            "Start the run again from the beginning: in this folder with `--overwrite_run true` instead of "
+            "`resume_from_checkpoint` (deleting the earlier run's files), or in another `output_dir`"
+            if paths_under(output_dir)
+            else "Start a new run without `resume_from_checkpoint`"
+        )
         raise ValueError(
             f"`resume_from_checkpoint: {value}` resumes from the newest complete checkpoint in `output_dir` "
-            f"{output_dir!r}, but there is none.{found} Start a new run without `resume_from_checkpoint`, or name "
-            "another checkpoint."
+            f"{output_dir!r}, but there is none.{found} {restart}; or name another checkpoint."
         )
     path = str(value)
     problems = checkpoint_problems(path, world_size)

@@ -19,7 +19,8 @@ from contextlib import contextmanager, nullcontext
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
-from .checkpoints import STAGING_DIR, publish_checkpoint, resolve_resume
+from .checkpoints import STAGING_DIR, last_complete_checkpoint, publish_checkpoint, resolve_resume
+from .disk_space import NoSpaceLeft, device, is_disk_full
 from .preemption import PreemptionCallback, TrainingInterrupted
 
 
@@ -33,6 +34,8 @@ class SafeCheckpointsMixin:
       all have, the main process renames it to `output_dir/checkpoint-<step>`, so a kill during a save leaves no
       half checkpoint under a checkpoint's name. Then, as the Trainer does, the checkpoint is pushed to the Hub
       (`hub_strategy`) and older ones rotated (`save_total_limit`, keeping `state.best_model_checkpoint`).
+    - A save that fills the disk removes its staging folder and raises `NoSpaceLeft`, naming the device and the last
+      complete checkpoint, which is kept.
     - `train` stops at the next step end after a SIGTERM or SIGINT, saves a checkpoint and raises
       `TrainingInterrupted` (see `PreemptionCallback`, kept as `self.preemption`).
     """
@@ -80,7 +83,12 @@ class SafeCheckpointsMixin:
             shutil.rmtree(staged, ignore_errors=True)
         self.accelerator.wait_for_everyone()
         with self._writing_checkpoint_into(staging):
-            super()._save_checkpoint(model, trial)
+            try:
+                super()._save_checkpoint(model, trial)
+            except Exception as error:  # each writer (torch, safetensors, json) has its own error types
+                if not is_disk_full(error):
+                    raise
+                raise self._no_space_left(error, staged, final) from error
         if self.state.best_model_checkpoint == staged:  # set by the Trainer when this checkpoint is the best
             self.state.best_model_checkpoint = final
             if self.args.should_save:
@@ -95,3 +103,24 @@ class SafeCheckpointsMixin:
             self._push_from_checkpoint(final)
         if self.args.should_save:
             rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True)
+
+    def _no_space_left(self, error: Exception, staged: str, final: str) -> NoSpaceLeft:
+        """Remove the partly written checkpoint `staged` (and its staging folder if empty) to free the disk; the error
+        saying so, naming the device and the last complete checkpoint."""
+        staging, run_dir = os.path.dirname(staged), os.path.dirname(final)
+        shutil.rmtree(staged, ignore_errors=True)
+        if os.path.isdir(staging) and not os.listdir(staging):
+            os.rmdir(staging)
+        last = last_complete_checkpoint(run_dir, self.args.world_size)
+        kept = (
+            f"The last complete checkpoint, {last}, is kept: once there is space (delete files, keep fewer "
+            "checkpoints with `save_total_limit`, or save to another disk), resume from it with "
+            "`--resume_from_checkpoint last`."
+            if last
+            else "No complete checkpoint was saved before it: free space (or set `output_dir` on another disk) and "
+            "run again."
+        )
+        return NoSpaceLeft(
+            f"Checkpoint {final} was not saved: no space left on {device(run_dir)}. The writer said: "
+            f"{type(error).__name__}: {error}. Its partly written files ({staged}) were removed. {kept}"
+        )

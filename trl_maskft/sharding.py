@@ -78,9 +78,21 @@ def build_sharded_trainer(trainer_cls: type[Trainer], **kwargs) -> Trainer:
     problems = launch_problems(launched, state.num_processes, state.device.type, fsdp_plugin)
     if fsdp_plugin is not None:
         problems += fsdp2_sharding_problems(trainer.model, fsdp_plugin)
+    refuse_launch(problems)
+    return trainer
+
+
+def refuse_launch(problems: list[str]) -> None:
+    """A `ValueError` listing `problems` (`launch_problems`), if any."""
     if problems:
         raise ValueError("This launch cannot run as set:\n- " + "\n- ".join(problems))
-    return trainer
+
+
+def check_joined(training_args) -> None:
+    """Before anything is written: refuse processes launched together that accelerate did not join into one run
+    (each would train alone, writing to the same `output_dir`)."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    refuse_launch(launch_problems(launched, training_args.world_size, training_args.device.type))
 
 
 def save_final_model(trainer: Trainer, output_dir: str) -> None:

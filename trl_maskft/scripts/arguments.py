@@ -58,8 +58,9 @@ class KnowledgeScriptArguments:
     overwrite_run: bool = field(
         default=False,
         metadata={
-            "help": "Delete an earlier run's files in `output_dir` (checkpoints, model, tokenizer, model card, QA "
-            "files; nothing else) before training; without it such a folder is refused (see `trl_maskft.run_folder`)."
+            "help": "Delete the files the earlier run in `output_dir` recorded writing (its `_trl_maskft_run.json`; "
+            "other files are kept and named) before training; without it a folder that is not empty is refused (see "
+            "`trl_maskft.run_folder`)."
         },
     )
     qa_score: str = field(

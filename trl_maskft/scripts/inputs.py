@@ -11,6 +11,7 @@ from ..data import KnowledgeData
 from ..data.corpus import Corpus, CorpusArguments, load_corpus
 from ..data.sources import is_generated, load_knowledge_source
 from ..models import resolve_model_path
+from ..run_folder import check_outside_corpus
 from .arguments import KnowledgeScriptArguments
 
 
@@ -64,8 +65,10 @@ def load_training_data(
     model_args: ModelConfig,
 ) -> Corpus:
     """The rows to train on, held-out rows and QA items of the run: a built-in source's documents (evaluated on
-    themselves when `eval_strategy` is set) or a corpus (`load_corpus`), whose held-out rows need `eval_strategy`."""
+    themselves when `eval_strategy` is set) or a corpus (`load_corpus`), whose held-out rows need `eval_strategy`.
+    An `output_dir` inside the corpus folder is refused first, before its files are read as corpus."""
     name = script_args.dataset_name
+    check_outside_corpus(training_args.output_dir, name)
     check_streaming(corpus_args, training_args)
     text_field = training_args.dataset_text_field
     if is_generated(name):

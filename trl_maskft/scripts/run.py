@@ -26,7 +26,7 @@ from ..model_card import write_model_card
 from ..models import resolve_model_path
 from ..precision import warn_model_dtype
 from ..run_folder import prepare_output_dir
-from ..sharding import build_sharded_trainer, save_final_model
+from ..sharding import build_sharded_trainer, check_joined, save_final_model
 from ..tasks import get_task
 from ..tasks.callback import TaskEvalCallback
 from ..tasks.loading import drop_long_pairs
@@ -158,28 +158,34 @@ def train_and_report(
     evaluation losses on `eval_dataset`) and the benchmarks of `benchmark` (`add_benchmarks`); save the model, its
     card (naming `recipe`, the data and, for trainers whose card does not, `method`) and the reports to `output_dir`;
     then push when asked (`HubPublishing`: a failed push ends the run with a message and exit status 1, everything
-    saved). Before the model is loaded, `output_dir` must be writable and hold no earlier run, unless `overwrite_run`
-    clears it (`prepare_output_dir`). `corpus_log` (how the corpus was read) and the trainer's data reports are
-    printed before training."""
-    prepare_output_dir(training_args, overwrite_run)
-    hub = HubPublishing.take_over(training_args)
-    trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset, eval_dataset)
-    print_data_reports(trainer, corpus_log)
-    if evaluation is not None:
-        report = evaluation(trainer)
-    else:
-        report = LossReport(trainer)
-        report.add_to_trainer()
-    bench = add_benchmarks(trainer, benchmark)
-    with hub.training(trainer):
-        trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or training_args.output_dir))
-    card_kwargs = {"model_name": model_name, "dataset_name": dataset_name, "recipe": recipe, "method": method}
-    save_run(trainer, [report] + ([bench] if bench else []), card_kwargs)
-    failure = hub.publish(trainer, **card_kwargs)
-    trainer.end()
-    if failure is not None:
-        raise SystemExit(failure)
+    saved). Before the model is loaded, `output_dir` must be writable, outside the corpus and empty, unless the run
+    resumes the run there or `overwrite_run` deletes its recorded files (`prepare_output_dir`); the run holds its lock
+    and records the files it writes (`RunRecord`). `corpus_log` (how the corpus was read) and the trainer's data
+    reports are printed before training."""
+    check_joined(training_args)  # else each process would take `output_dir` for its own run
+    run = prepare_output_dir(training_args, overwrite_run, dataset_name)
+    try:
+        hub = HubPublishing.take_over(training_args)
+        trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset, eval_dataset)
+        trainer.add_callback(run)
+        print_data_reports(trainer, corpus_log)
+        if evaluation is not None:
+            report = evaluation(trainer)
+        else:
+            report = LossReport(trainer)
+            report.add_to_trainer()
+        bench = add_benchmarks(trainer, benchmark)
+        with hub.training(trainer):
+            trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or training_args.output_dir))
+        card_kwargs = {"model_name": model_name, "dataset_name": dataset_name, "recipe": recipe, "method": method}
+        save_run(trainer, [report] + ([bench] if bench else []), card_kwargs)
+        failure = hub.publish(trainer, **card_kwargs)
+        trainer.end()
+        if failure is not None:
+            raise SystemExit(failure)
+    finally:
+        run.close()  # the record of the files the run wrote, and the lock released, also after an error
     return report
 
 
