@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from datasets import Dataset, IterableDataset
 
+from ..recipe_checks import check_test_size
 from .corpus_files import check_utf8, load_split
 from .corpus_qa import qa_items_from_rows, qa_pair_rows, require_columns, short_pairs
 from .corpus_text import check_text_column, first_row, keep_text, text_rows
@@ -89,10 +90,7 @@ class CorpusArguments:
             raise ValueError("`qa_max_tokens` drops QA pairs from training: it applies with `train_on: qa` only.")
         if self.dataset_test_split is not None and self.dataset_test_size is not None:
             raise ValueError("Hold out rows with `dataset_test_split` or with `dataset_test_size`, not both.")
-        if self.dataset_test_size is not None and self.dataset_test_size <= 0:
-            raise ValueError(
-                f"`dataset_test_size` must be a share in (0, 1) or a number of rows, got {self.dataset_test_size}."
-            )
+        check_test_size(self.dataset_test_size)
 
     @property
     def qa_columns(self) -> dict[str, str | None]:

@@ -23,7 +23,6 @@ from ..hub import HubPublishing
 from ..loss_report import LossReport
 from ..model_card import write_model_card
 from ..models import resolve_model_path
-from ..precision import warn_model_dtype
 from ..run_folder import prepare_output_dir
 from ..sharding import build_sharded_trainer, save_final_model
 from ..tasks import get_task
@@ -84,7 +83,6 @@ def set_model_init_kwargs(training_args, model_args: ModelConfig) -> str:
         "dtype": model_args.dtype,
     }
     training_args.model_init_kwargs = {**kwargs, **(training_args.model_init_kwargs or {})}
-    warn_model_dtype(training_args, training_args.model_init_kwargs["dtype"])
     return resolve_model_path(model_args.model_name_or_path)
 
 
