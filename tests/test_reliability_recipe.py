@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_reliability import model_dir, recipe, run_refused  # noqa: F401 (fixtures)
 
-from trl_maskft.scripts import masked_sft
+from trl_maskft.scripts import diffusion_sft, masked_sft
 
 
 def test_a_key_written_twice_names_both_lines(recipe, tmp_path, model_dir):  # noqa: F811
@@ -73,3 +73,35 @@ def test_half_precision_weights_on_a_cpu_say_so(dtype, recipe, tmp_path, capsys)
     assert {p.dtype for p in qa.trainer.model.parameters()} == {getattr(torch, dtype)}
     with open(tmp_path / "out" / "config.json") as f:
         assert json.load(f)["dtype"] == dtype
+
+
+def test_a_best_metric_the_run_does_not_log_is_refused_before_training(recipe, tmp_path, model_dir):  # noqa: F811
+    """Issue 18 case 16: `metric_for_best_model: eval_qa_backwards_rouge1` (a typo) failed with a `KeyError` after
+    the first epoch's training, the epoch lost; it is refused before training, with the closest metric."""
+    keys = {"eval_strategy": "epoch", "metric_for_best_model": "eval_qa_backwards_rouge1"}
+    error = run_refused(
+        "masked_sft",
+        ["--config", recipe("masked_sft", **keys)],
+        ValueError,
+        r"`metric_for_best_model: eval_qa_backwards_rouge1` names no metric this run logs; did you mean "
+        r"`eval_qa_backward_rouge1`\? The run's evaluations log: eval_entropy, eval_loss, ",
+        tmp_path,
+        model_dir,
+    )
+    assert "eval_qa_forward_contains" in str(error) and "eval_steps_per_second" in str(error)
+
+
+@pytest.mark.parametrize(
+    "script,metric",
+    [
+        ("masked_sft", "eval_qa_backward_rouge1"),
+        ("masked_sft", "mean_token_accuracy"),
+        ("diffusion_sft", "mask_ratio"),
+    ],
+)
+def test_a_best_metric_the_run_logs_trains(script, metric, recipe):  # noqa: F811
+    """Issue 18 case 16: the metrics the check lists are the ones the Trainer finds (no `KeyError` after the epoch)."""
+    main = {"masked_sft": masked_sft.main, "diffusion_sft": diffusion_sft.main}[script]
+    keys = {"eval_strategy": "epoch", "metric_for_best_model": metric, "save_strategy": "epoch"}
+    qa = main(["--config", recipe(script, **keys)])
+    assert qa.trainer.state.best_metric is not None

@@ -15,6 +15,7 @@ from trl import ModelConfig, get_peft_config, get_quantization_config
 from ..answering import Answerer
 from ..bench import BenchmarkConfig, add_benchmarks
 from ..best_epoch import BestEpochCallback
+from ..best_metric import check_trainer_best_metric
 from ..callbacks import QAEvalCallback
 from ..data import balanced_qa_sample
 from ..data.schema import QAItem
@@ -166,6 +167,7 @@ def train_and_report(
         report = LossReport(trainer)
         report.add_to_trainer()
     bench = add_benchmarks(trainer, benchmark)
+    check_trainer_best_metric(trainer)
     with hub.training(trainer):
         trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or training_args.output_dir))
