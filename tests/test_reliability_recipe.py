@@ -1,16 +1,23 @@
 """Recipes parse strictly and say what they mean, issue 18: a key written twice (case 7), a run that trains nothing
 (case 8), a held-out size that is neither a share nor a row count (case 19), QA keys refused by their recipe names
-(case 15), a `metric_for_best_model` that names no metric of the run (case 16) and the precision line of half-precision
-weights on a CPU (case 11). Resumed recipes (cases 4 and 20) are in `tests/test_reliability_resume.py`."""
+(case 15), a `metric_for_best_model` that names no metric of the run (case 16), the precision line of half-precision
+weights on a CPU (case 11), a resume that checks the checkpoint's recipe (case 4) and says nothing of tied weights
+(case 20)."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 
 import pytest
 import torch
-from test_reliability import model_dir, recipe, run_refused  # noqa: F401 (fixtures)
+from test_reliability import model_dir, recipe, run_refused, write_jsonl  # noqa: F401 (fixtures)
+from tiny import make_tiny_model, make_tiny_tokenizer
+from torch.nn.modules.module import _IncompatibleKeys
 
+from trl_maskft.resume_recipe import RECIPE_FILE
+from trl_maskft.safe_checkpoints import tied_weights
 from trl_maskft.scripts import diffusion_sft, masked_sft
 
 
@@ -105,3 +112,118 @@ def test_a_best_metric_the_run_logs_trains(script, metric, recipe):  # noqa: F81
     keys = {"eval_strategy": "epoch", "metric_for_best_model": metric, "save_strategy": "epoch"}
     qa = main(["--config", recipe(script, **keys)])
     assert qa.trainer.state.best_metric is not None
+
+
+@pytest.fixture
+def checkpointed(recipe, tmp_path):  # noqa: F811
+    """`(recipe, checkpoint-2)` of a finished 4-step masked SFT run saving every 2 steps at a constant learning rate;
+    `recipe(**keys)` rewrites the recipe with `keys`."""
+
+    def write(**keys):
+        return recipe(
+            "masked_sft", max_steps=4, save_strategy="steps", save_steps=2, learning_rate=5e-4,
+            lr_scheduler_type="constant", qa_eval_epochs=[0], **keys,
+        )  # fmt: skip
+
+    masked_sft.main(["--config", write()])
+    return write, str(tmp_path / "out" / "checkpoint-2")
+
+
+def test_every_checkpoint_keeps_the_recipe(checkpointed, tmp_path):
+    """Issue 18 case 4: the checkpoint keeps the resolved keys that change training and the data's fingerprint."""
+    _, checkpoint = checkpointed
+    with open(os.path.join(checkpoint, RECIPE_FILE)) as f:
+        saved = json.load(f)
+    assert saved["learning_rate"] == 5e-4 and saved["max_length"] == 128 and saved["mask_token"] is not None
+    assert saved["train_rows"] == 2 and saved["dataset_name"] == str(tmp_path / "docs.jsonl")
+    assert list(saved["data_files"]) == [str(tmp_path / "docs.jsonl")] and "bytes, modified" in str(saved)
+    assert "output_dir" not in saved and "report_to" not in saved and "qa_max_new_tokens" not in saved
+
+
+@pytest.mark.parametrize(
+    "argv,changed",
+    [
+        (["--learning_rate", "1e-3"], ["`learning_rate`: 0.0005 -> 0.001"]),
+        (
+            ["--per_device_train_batch_size", "1", "--save_steps", "1"],
+            ["`per_device_train_batch_size`: 2 -> 1", "`save_steps`: 2 -> 1"],
+        ),
+        (
+            ["--dataset_name", "{tmp}/long.jsonl"],
+            [
+                "`dataset_name`: '{tmp}/docs.jsonl' -> '{tmp}/long.jsonl'",
+                "`data_files`: {tmp}/docs.jsonl: ",
+                "`train_rows`: 2 -> 3",
+            ],
+        ),
+    ],
+    ids=["learning_rate", "batch size and save_steps", "data"],
+)
+def test_a_resume_with_a_changed_recipe_is_refused(argv, changed, checkpointed, tmp_path, model_dir):  # noqa: F811
+    """Issue 18 case 4: a resume with another learning rate kept the old schedule, another dataset trained without a
+    word, and the checkpoint's `save_steps` won over the command line's; now every changed key is listed."""
+    write, checkpoint = checkpointed
+    write_jsonl(tmp_path / "long.jsonl", [{"text": "Carol Ashdown is a baker."}] * 3)
+    argv = [arg.format(tmp=tmp_path) for arg in argv]
+    error = run_refused(
+        "masked_sft",
+        ["--config", write(), "--resume_from_checkpoint", checkpoint, *argv],
+        ValueError,
+        rf"The recipe differs from the one {checkpoint} was trained with, in key\(s\) that change training:",
+        tmp_path,
+        model_dir,
+    )
+    message = str(error)
+    for line in changed:
+        assert f"\n- {line.format(tmp=tmp_path)}" in message
+    assert message.count("\n- ") == len(changed)
+    keys = sorted(line.split("`")[1] for line in changed)
+    assert f"`resume_allow_changes: [{', '.join(keys)}]`" in message
+
+
+def test_allowed_changes_are_used_and_logged(checkpointed, tmp_path, caplog):
+    """Issue 18 case 4: with `resume_allow_changes`, the resumed optimizer trains at the new learning rate and the
+    recipe's `save_steps` wins over the checkpoint's."""
+    write, checkpoint = checkpointed
+    argv = ["--config", write(resume_allow_changes=["learning_rate", "save_steps"]), "--learning_rate", "1e-3"]
+    with caplog.at_level(logging.WARNING):
+        qa = masked_sft.main([*argv, "--save_steps", "1", "--resume_from_checkpoint", checkpoint])
+    trainer = qa.trainer
+    assert set(trainer.lr_scheduler.base_lrs) == {1e-3} and {g["lr"] for g in trainer.optimizer.param_groups} == {1e-3}
+    assert trainer.state.save_steps == 1 and os.path.isdir(tmp_path / "out" / "checkpoint-3")
+    assert "changed recipe (`resume_allow_changes`): `learning_rate`: 0.0005 -> 0.001." in caplog.text
+    assert "`save_steps`: 2 -> 1." in caplog.text
+    with open(tmp_path / "out" / "checkpoint-4" / RECIPE_FILE) as f:
+        assert json.load(f)["learning_rate"] == 1e-3  # the next resume compares with the new value
+
+
+@pytest.mark.parametrize(
+    "allowed,match",
+    [(["learning_rte"], "did you mean `learning_rate`"), (["weight_decay"], "optimizer state keeps")],
+)
+def test_resume_allow_changes_names_keys_a_resume_can_change(allowed, match, checkpointed, tmp_path, model_dir):  # noqa: F811
+    """Issue 18 case 4: `resume_allow_changes` names keys of the recipe that a resume can change."""
+    write, checkpoint = checkpointed
+    argv = ["--config", write(resume_allow_changes=allowed), "--resume_from_checkpoint", checkpoint]
+    run_refused("masked_sft", argv, ValueError, match, tmp_path, model_dir)
+
+
+def test_keys_that_do_not_change_training_may_change(checkpointed, caplog):
+    """Issue 18 cases 4 and 20: logging, reporting and evaluation keys may change on resume, silently; a model with
+    tied weights resumes without "missing keys ['lm_head.weight']"."""
+    write, checkpoint = checkpointed
+    argv = ["--config", write(logging_strategy="no", qa_max_new_tokens=2), "--resume_from_checkpoint", checkpoint]
+    with caplog.at_level(logging.WARNING):
+        qa = masked_sft.main(argv)
+    assert qa.trainer.state.global_step == 4
+    assert "missing keys" not in caplog.text and "changed recipe" not in caplog.text
+    qa.trainer._issue_warnings_after_load(_IncompatibleKeys(["lm_head.weight", "model.norm.weight"], []))
+    assert "missing keys in the checkpoint model loaded: ['model.norm.weight']" in caplog.text  # a real one is kept
+
+
+def test_only_tied_weights_are_not_missing():
+    """Issue 18 case 20: the weights left out of a checkpoint because they are tied are not reported missing; a
+    missing weight of a model without tied weights still is."""
+    tokenizer = make_tiny_tokenizer()
+    assert tied_weights(make_tiny_model(tokenizer)) == {"lm_head.weight"}
+    assert tied_weights(make_tiny_model(tokenizer, tie_word_embeddings=False)) == set()

@@ -24,6 +24,7 @@ from ..hub import HubPublishing
 from ..loss_report import LossReport
 from ..model_card import write_model_card
 from ..models import resolve_model_path
+from ..resume_recipe import run_recipe
 from ..run_folder import prepare_output_dir
 from ..sharding import build_sharded_trainer, save_final_model
 from ..tasks import get_task
@@ -149,6 +150,7 @@ def train_and_report(
     eval_dataset: Dataset | IterableDataset | None = None,
     corpus_log: Sequence[str] = (),
     benchmark: BenchmarkConfig | None = None,
+    arguments: Sequence = (),
 ) -> QAEvalCallback | LossReport:
     """Train with the QA callback that `evaluation` adds asking along the way (without one, a `LossReport` of the
     evaluation losses on `eval_dataset`) and the benchmarks of `benchmark` (`add_benchmarks`); save the model, its
@@ -156,10 +158,14 @@ def train_and_report(
     then push when asked (`HubPublishing`: a failed push ends the run with a message and exit status 1, everything
     saved). Before the model is loaded, `output_dir` must be writable and hold no earlier run, unless `overwrite_run`
     clears it (`prepare_output_dir`). `corpus_log` (how the corpus was read) and the trainer's data reports are
-    printed before training."""
+    printed before training. Every checkpoint keeps the recipe of the parsed `arguments` (all argument dataclasses
+    of the script), which a resume compares (`trl_maskft.resume_recipe`)."""
     prepare_output_dir(training_args, overwrite_run)
     hub = HubPublishing.take_over(training_args)
+    recipe_values = run_recipe(arguments)
     trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset, eval_dataset)
+    rows = len(trainer.train_dataset) if isinstance(trainer.train_dataset, Dataset) else None
+    trainer.run_recipe = {**recipe_values, "train_rows": rows}
     print_data_reports(trainer, corpus_log)
     if evaluation is not None:
         report = evaluation(trainer)
@@ -191,6 +197,7 @@ def train_task(
     recipe: str | None = None,
     method: str | None = None,
     benchmark: BenchmarkConfig | None = None,
+    arguments: Sequence = (),
 ) -> TaskEvalCallback:
     """Train on the first `max_train_samples` training rows of the task of at most `max_train_tokens` tokens (as chats
     with `conversational`) and ask the first `qa_max_items` test questions 0-shot along the way (`TaskEvalCallback`,
@@ -229,4 +236,5 @@ def train_task(
         method=method,
         overwrite_run=script_args.overwrite_run,
         benchmark=benchmark,
+        arguments=arguments,
     )
