@@ -37,7 +37,10 @@ class CorpusArguments:
     )
     dataset_test_size: float | None = field(
         default=None,
-        metadata={"help": "Hold out this share (< 1) or number (>= 1) of the training rows for the evaluation loss."},
+        metadata={
+            "help": "Hold out this share (strictly between 0 and 1) or whole number (>= 1) of the training rows for "
+            "the evaluation loss."
+        },
     )
     dataset_streaming: bool = field(
         default=False,
