@@ -162,10 +162,11 @@ def train_and_report(
     of the script), which a resume compares (`trl_maskft.resume_recipe`)."""
     prepare_output_dir(training_args, overwrite_run)
     hub = HubPublishing.take_over(training_args)
-    recipe_values = run_recipe(arguments)
+    recipe_values = run_recipe(arguments) if arguments else None
     trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset, eval_dataset)
-    rows = len(trainer.train_dataset) if isinstance(trainer.train_dataset, Dataset) else None
-    trainer.run_recipe = {**recipe_values, "train_rows": rows}
+    if recipe_values is not None:
+        rows = len(trainer.train_dataset) if isinstance(trainer.train_dataset, Dataset) else None
+        trainer.run_recipe = {**recipe_values, "train_rows": rows}
     print_data_reports(trainer, corpus_log)
     if evaluation is not None:
         report = evaluation(trainer)
