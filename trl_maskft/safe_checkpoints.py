@@ -43,13 +43,13 @@ class SafeCheckpointsMixin:
     - A resume does not report a tied weight (`lm_head.weight` with `tie_word_embeddings`) as a missing key.
     """
 
+    run_recipe: dict | None = None  # the run's recipe (`trl_maskft.resume_recipe.run_recipe`), set by the scripts
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.preemption = PreemptionCallback()
         self.add_callback(self.preemption)
         self.resume_changes: dict[str, tuple] = {}  # the recipe changes `resume_allow_changes` allowed
-
-    run_recipe: dict | None = None  # the run's recipe (`trl_maskft.resume_recipe.run_recipe`), set by the scripts
 
     def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs):
         checkpoint = resolve_resume(resume_from_checkpoint, self.args.output_dir, self.args.world_size)
@@ -125,7 +125,8 @@ class SafeCheckpointsMixin:
 
     def _issue_warnings_after_load(self, load_result):
         # A tied weight (e.g. `lm_head.weight` with `tie_word_embeddings`) is not saved: it is not missing
-        missing = [key for key in load_result.missing_keys if key not in tied_weights(self.model)]
+        tied = tied_weights(self.model)
+        missing = [key for key in load_result.missing_keys if key not in tied]
         super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
 
 
