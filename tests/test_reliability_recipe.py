@@ -16,6 +16,7 @@ from test_reliability import model_dir, recipe, run_refused, write_jsonl  # noqa
 from tiny import make_tiny_model, make_tiny_tokenizer
 from torch.nn.modules.module import _IncompatibleKeys
 
+from trl_maskft.best_metric import logged_metrics
 from trl_maskft.resume_recipe import RECIPE_FILE
 from trl_maskft.safe_checkpoints import tied_weights
 from trl_maskft.scripts import diffusion_sft, masked_sft
@@ -107,11 +108,16 @@ def test_a_best_metric_the_run_does_not_log_is_refused_before_training(recipe, t
     ],
 )
 def test_a_best_metric_the_run_logs_trains(script, metric, recipe):  # noqa: F811
-    """Issue 18 case 16: the metrics the check lists are the ones the Trainer finds (no `KeyError` after the epoch)."""
+    """Issue 18 case 16: the metrics the check lists are the ones the run's evaluations log (the Trainer's `eval_*` and
+    the QA callback's `qa_*`, which the Trainer finds as `eval_qa_*`): no `KeyError` after the epoch."""
     main = {"masked_sft": masked_sft.main, "diffusion_sft": diffusion_sft.main}[script]
     keys = {"eval_strategy": "epoch", "metric_for_best_model": metric, "save_strategy": "epoch"}
     qa = main(["--config", recipe(script, **keys)])
     assert qa.trainer.state.best_metric is not None
+    history, listed = qa.trainer.state.log_history, set(logged_metrics(qa.trainer))
+    logged = {key for row in history if "eval_loss" in row for key in row if key not in ("epoch", "step")}
+    asked = {f"eval_{key}" for row in history if "qa_epoch" in row for key in row if key.startswith("qa_")}
+    assert listed == logged | (asked - {"eval_qa_epoch"})
 
 
 @pytest.fixture
