@@ -17,7 +17,7 @@ from tiny import make_tiny_model, make_tiny_tokenizer
 from torch.nn.modules.module import _IncompatibleKeys
 
 from trl_maskft.best_metric import logged_metrics
-from trl_maskft.resume_recipe import RECIPE_FILE
+from trl_maskft.resume_recipe import RECIPE_FILE, data_files, recipe_changes
 from trl_maskft.safe_checkpoints import tied_weights
 from trl_maskft.scripts import diffusion_sft, masked_sft
 
@@ -233,3 +233,22 @@ def test_only_tied_weights_are_not_missing():
     tokenizer = make_tiny_tokenizer()
     assert tied_weights(make_tiny_model(tokenizer)) == {"lm_head.weight"}
     assert tied_weights(make_tiny_model(tokenizer, tie_word_embeddings=False)) == set()
+
+
+def test_the_data_fingerprint_and_the_compared_keys(tmp_path):
+    """Issue 18 case 4, without a model: the files a data key names (a corpus file, a glob, the folder of a prefixed
+    source; none for a Hub id or a built-in source), and which keys a resume compares."""
+    (tmp_path / "nd" / "sub").mkdir(parents=True)
+    (tmp_path / "nd" / "a.json").write_text("{}")
+    (tmp_path / "nd" / "sub" / "b.txt").write_text("x\n")
+    assert list(data_files(f"name_description:{tmp_path}/nd")) == [f"{tmp_path}/nd/a.json", f"{tmp_path}/nd/sub/b.txt"]
+    assert list(data_files(f"{tmp_path}/nd/*.json")) == [f"{tmp_path}/nd/a.json"]
+    assert data_files(f"{tmp_path}/nd/a.json")[f"{tmp_path}/nd/a.json"].startswith("2 bytes, modified ")
+    assert data_files("people") == {} and data_files("openai/gsm8k") == {}
+    old = {"learning_rate": 1e-4, "report_to": ["none"], "bench_limit": 5, "qa_max_new_tokens": 4, "seed": 1}
+    new = {"learning_rate": 2e-4, "report_to": ["wandb"], "bench_limit": 9, "qa_max_new_tokens": 8, "max_steps": 9}
+    assert recipe_changes(old, new) == {
+        "learning_rate": (1e-4, 2e-4),
+        "max_steps": ("(unset)", 9),
+        "seed": (1, "(unset)"),
+    }

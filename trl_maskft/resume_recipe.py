@@ -74,16 +74,26 @@ def _json_value(value):
     return json.loads(json.dumps(value, default=str))
 
 
+def _source_files(path: str) -> list[str]:
+    """The file `path`, or every file under the folder `path`: what a prefixed source (`biographies:<file>`,
+    `name_description:<folder>`) reads."""
+    if os.path.isfile(path):
+        return [path]
+    return sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names)
+
+
 def data_files(value: str) -> dict[str, str]:
-    """The local files a data key's `value` names (a file, folder or glob, also after a `source:` prefix), each with
-    its size and modification time; empty for a Hub id or a built-in source."""
-    names = [value] if is_local(value) else [part for part in value.split(":")[1:] if os.path.exists(part)]
+    """The local files a data key's `value` names (the corpus files of a file, folder or glob; the files after a
+    `source:` prefix), each with its size and modification time; empty for a Hub id or a built-in source."""
+    if is_local(value):
+        paths = local_files(value)
+    else:
+        paths = [path for part in value.split(":")[1:] if os.path.exists(part) for path in _source_files(part)]
     described = {}
-    for name in names:
-        for path in local_files(name):
-            stat = os.stat(path)
-            modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds")
-            described[path] = f"{stat.st_size} bytes, modified {modified}"
+    for path in paths:
+        stat = os.stat(path)
+        modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds")
+        described[path] = f"{stat.st_size} bytes, modified {modified}"
     return described
 
 
