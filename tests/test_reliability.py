@@ -433,7 +433,7 @@ CLEAR_CASES = {
     "mask token of several tokens": ("masked_sft", {"mask_token": "glass bridge"}, {}, ValueError, "is encoded as 3"),
     "mask_token_id": ("masked_sft", {"mask_token_id": 10**6}, {}, ValueError, "outside the tokenizer's vocabulary"),
     "max_length": ("masked_sft", {"max_length": 8}, {}, ValueError, "leaves no room for the text"),
-    "qa_eval_every": ("masked_sft", {"qa_eval_every": 0}, {}, ValueError, "`eval_every` must be a positive"),
+    "qa_eval_every": ("masked_sft", {"qa_eval_every": 0}, {}, ValueError, "`qa_eval_every` must be a positive"),
     "diffusion mask token is eos": ("diffusion_sft", {"mask_token": "<|im_end|>"}, {}, ValueError, "is also the eos"),
     "no chat template": ("masked_sft", {"_no_chat_template": True}, {}, ValueError, "has no chat template"),
 }  # fmt: skip

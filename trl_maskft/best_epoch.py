@@ -34,7 +34,7 @@ class BestEpochCallback(TrainerCallback):
     """
 
     def __init__(self, qa: QAEvalCallback, metric: str | None = None, keep_weights: bool = False):
-        self.metric = resolve_metric(metric, qa.score([""] * len(qa.items))[1])
+        self.metric = resolve_metric(metric, qa.metric_names())
         trainer, args = qa.trainer, qa.trainer.args
         if keep_weights and self.metric is None:
             raise ValueError(

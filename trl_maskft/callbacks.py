@@ -117,6 +117,9 @@ class QAEvalCallback(ScheduledEvalCallback):
     def measure(self) -> tuple[list[dict], dict[str, float]]:
         return self.score(self.answer(self.items))
 
+    def metric_names(self) -> set[str]:
+        return set(self.score([""] * len(self.items))[1])
+
     def score(self, predictions: Sequence[str]) -> tuple[list[dict], dict[str, float]]:
         """Per-item records (saved as generations) and `qa_*` metrics of the answers to `items`."""
         records = score_answers(self.items, predictions, self.qa_score)

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from trl import SFTConfig
 
 from .diffusion import LOSS_NORMALIZATIONS, T_SCOPES
-from .distributed_defaults import DistributedDefaultsMixin
-from .precision import PrecisionMixin
+from .run_config import RunConfigMixin
 
 
 @dataclass
-class DiffusionSFTConfig(PrecisionMixin, DistributedDefaultsMixin, SFTConfig):
+class DiffusionSFTConfig(RunConfigMixin, SFTConfig):
     r"""
     Configuration class for the [`DiffusionSFTTrainer`]: masked-diffusion SFT as in LLaDA (arXiv 2502.09992).
 

@@ -114,6 +114,7 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, Truncation
     """
 
     _tag_names = ["trl", "sft", "diffusion-sft", "trl-maskft"]
+    eval_metric_names = ("mask_ratio", "masked_token_accuracy")  # logged as `eval_*` beside the loss
     _name = "Diffusion SFT"
     _paper = PAPER
     # `compute_loss` divides by the normalizer of the whole accumulated batch, see `get_batch_samples`

@@ -9,8 +9,7 @@ from trl import SFTConfig
 from .chunking import validate_chunk_length
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
 from .packing import check_packing_options
-from .distributed_defaults import DistributedDefaultsMixin
-from .precision import PrecisionMixin
+from .run_config import RunConfigMixin
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
 DOCUMENT_RESPONSE_PREFIX = "Here is the recovered text:\n"
@@ -18,7 +17,7 @@ COMPLETION_INSTRUCTION = "Question:\n{prompt}\nAnswer:\n{masked}\nReturn the rec
 
 
 @dataclass
-class MaskedSFTConfig(PrecisionMixin, DistributedDefaultsMixin, SFTConfig):
+class MaskedSFTConfig(RunConfigMixin, SFTConfig):
     r"""
     Configuration class for the [`MaskedSFTTrainer`] (arXiv 2510.09885).
 

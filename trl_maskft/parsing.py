@@ -3,7 +3,8 @@
 A key no argument dataclass of the script knows, in the recipe or on the command line, is an error before anything
 runs: a key that transformers 5 or TRL 1 renamed or removed names its replacement (`RENAMED_KEYS`,
 `REMOVED_KEYS`), any other suggests the closest known key. Abbreviated options (`--learning` for
-`--learning_rate`) are not accepted, and a recipe that is not UTF-8 is named with its line.
+`--learning_rate`) are not accepted, a recipe that is not UTF-8 is named with its line, and a key written twice in
+one mapping of a recipe is an error naming both lines (YAML would keep the last one silently).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import difflib
 import sys
 from collections.abc import Iterable
 
-from trl import TrlParser
+import yaml
+from trl import ModelConfig, TrlParser
 
+from .precision import precision_line_deferred
 from .text_files import text_lines
 
 # Keys of older transformers / TRL versions and the key that replaced them
@@ -76,9 +79,37 @@ def _value_text(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+class _DuplicateKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a mapping holding a key twice, naming the key and both lines."""
+
+    path = "the recipe"
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            lines = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if key in lines:
+                    raise ValueError(
+                        f"`{key}` is written twice in {self.path}: lines {lines[key]} and {line} (YAML would "
+                        "silently keep the last one). Keep one of them."
+                    )
+                lines[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_duplicate_keys(path: str) -> None:
+    """Refuse a YAML recipe at `path` that writes a key twice in one mapping, naming the key and both lines."""
+    loader = type("Loader", (_DuplicateKeyLoader,), {"path": path})
+    with open(path) as f:
+        yaml.load(f, Loader=loader)
+
+
 class RecipeParser(TrlParser):
     """`TrlParser` (a recipe with `--config`, overridden by `--key value` arguments) that refuses unknown keys with
-    the hints of `unknown_key_hint`, and abbreviated options."""
+    the hints of `unknown_key_hint`, and abbreviated options. A config's precision line (`PrecisionMixin`) names the
+    dtype of the `ModelConfig` parsed beside it, which loads the weights."""
 
     def __init__(self, dataclass_types=None, **kwargs):
         super().__init__(dataclass_types, allow_abbrev=False, **kwargs)
@@ -94,7 +125,13 @@ class RecipeParser(TrlParser):
         if self._recipe is not None:
             for _ in text_lines(self._recipe):  # a byte that is not UTF-8 is named with its line
                 pass
-        return super().parse_args_and_config(args, **kwargs)
+            check_duplicate_keys(self._recipe)
+        with precision_line_deferred() as waiting:
+            outputs = super().parse_args_and_config(args, **kwargs)
+        dtype = next((output.dtype for output in outputs if isinstance(output, ModelConfig)), None)
+        for config in waiting:
+            config.print_precision((config.model_init_kwargs or {}).get("dtype", dtype))
+        return outputs
 
     def set_defaults_with_config(self, **kwargs) -> list[str]:
         known = self.known_keys()

@@ -16,7 +16,10 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -29,6 +32,7 @@ _TORCH_FLAG_NAMES = {"avx512f": "avx512_f"}  # `torch.cpu.get_capabilities` spel
 SLOWDOWN = "about 9x slower than fp32 (measured on an AVX2-only AMD EPYC)"
 NO_NATIVE_BF16 = "this CPU has no native bf16 matmuls (no AVX512-BF16, no AMX)"
 NATIVE_BF16 = "this CPU has native bf16 matmuls (AVX512-BF16/AMX)"
+HALF_DTYPES = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16"}  # `dtype` names, and what they load
 AUTOCAST_NAMES = {"no": "fp32 (no autocast)", "bf16": "bf16 autocast", "fp16": "fp16 autocast", "fp8": "fp8"}
 FP16_ON_CPU = (
     "fp16 mixed precision (`fp16: true`, or the accelerate config's `mixed_precision: fp16`) does nothing on a CPU: "
@@ -91,6 +95,17 @@ def autocast_name(mixed_precision: str) -> str:
     return AUTOCAST_NAMES.get(mixed_precision, mixed_precision)
 
 
+def precision_name(mixed_precision: str, dtype=None) -> str:
+    """What a run trains in, for the precision line: its autocast (`autocast_name`), after the weights' dtype where
+    `dtype` (a `torch.dtype`, its name, "auto" or None) loads them in half precision, e.g. "float16 weights
+    (`dtype: float16`), no autocast"."""
+    name = str(dtype).removeprefix("torch.")
+    if name not in HALF_DTYPES:
+        return autocast_name(mixed_precision)
+    autocast = "no autocast" if mixed_precision == "no" else autocast_name(mixed_precision)
+    return f"{HALF_DTYPES[name]} weights (`dtype: {name}`), {autocast}"
+
+
 def runs_on_cpu(use_cpu: bool) -> bool:
     """Whether training runs on the CPU: `use_cpu`, `accelerate launch` with `use_cpu: true`, or no accelerator."""
     launcher_cpu = os.environ.get("ACCELERATE_USE_CPU", "false").lower() in ("1", "true", "yes")
@@ -134,7 +149,7 @@ def model_dtype_warning(dtype, on_cpu: bool, native_bf16: bool) -> str | None:
     """A warning for model weights of `dtype` (a `torch.dtype`, its name, "auto" or None) trained on a CPU: pure fp16
     is slow and unstable there, pure bf16 slow without native bf16 matmuls; None where the dtype is fine."""
     name = str(dtype).removeprefix("torch.")
-    if not on_cpu or name not in ("float16", "half", "bfloat16"):
+    if not on_cpu or name not in HALF_DTYPES:
         return None
     if name == "bfloat16":
         if native_bf16:
@@ -161,7 +176,11 @@ class PrecisionMixin:
     """Mixed in before a `TrainingArguments` subclass (`class C(PrecisionMixin, SFTConfig)`): chooses `bf16` from the
     hardware with `choose_precision` before TRL's `__post_init__` replaces `bf16=None` by `True`, then prints one line
     (to stderr, beside the libraries' logs) on the main process naming the precision and why (`Precision: fp32 (no
-    autocast): CPU run; ...`)."""
+    autocast): CPU run; ...`), with the weights' dtype where `model_init_kwargs` loads them in half precision. Inside
+    `precision_line_deferred()` (a parser that learns the dtype from another argument class) the line waits for
+    `print_precision(dtype)`."""
+
+    _deferred: ClassVar[list | None] = None  # the configs whose line waits, inside `precision_line_deferred`
 
     def __post_init__(self):
         on_cpu = runs_on_cpu(self.use_cpu)
@@ -173,8 +192,29 @@ class PrecisionMixin:
         super().__post_init__()
         if on_cpu and not self.bf16 and self.mixed_precision == "bf16":
             self.mixed_precision = "no"  # `bf16: false` wins over the launcher's bf16, as the line below says
+        if self.process_index == 0 and choice.warning:
+            logger.warning(choice.warning)
+        self._precision_reason = choice.reason
+        if PrecisionMixin._deferred is not None:
+            PrecisionMixin._deferred.append(self)
+        else:
+            self.print_precision((self.model_init_kwargs or {}).get("dtype"))
+
+    def print_precision(self, dtype=None) -> None:
+        """Print the precision line for weights of `dtype` (`precision_name`), with `model_dtype_warning`."""
         if self.process_index == 0:
-            if choice.warning:
-                logger.warning(choice.warning)
-            print(f"Precision: {autocast_name(self.mixed_precision)}: {choice.reason}", file=sys.stderr)
-        warn_model_dtype(self, (self.model_init_kwargs or {}).get("dtype"))
+            print(
+                f"Precision: {precision_name(self.mixed_precision, dtype)}: {self._precision_reason}", file=sys.stderr
+            )
+        warn_model_dtype(self, dtype)
+
+
+@contextmanager
+def precision_line_deferred() -> Iterator[list[PrecisionMixin]]:
+    """Inside the block, configs built hold back their precision line; yields the list of them, each to be printed
+    with `print_precision(dtype)` once the dtype is known."""
+    PrecisionMixin._deferred = deferred = []
+    try:
+        yield deferred
+    finally:
+        PrecisionMixin._deferred = None

@@ -11,6 +11,7 @@ class MyTrainer(SafeCheckpointsMixin, SFTTrainer): ...
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 from .checkpoints import STAGING_DIR, last_complete_checkpoint, publish_checkpoint, resolve_resume
 from .disk_space import NoSpaceLeft, device, is_disk_full
 from .preemption import PreemptionCallback, TrainingInterrupted
+from .resume_recipe import RECIPE_FILE, STATE_STEP_KEYS, apply_learning_rate, check_resume_recipe
 
 
 class SafeCheckpointsMixin:
@@ -38,15 +40,26 @@ class SafeCheckpointsMixin:
       complete checkpoint, which is kept.
     - `train` stops at the next step end after a SIGTERM or SIGINT, saves a checkpoint and raises
       `TrainingInterrupted` (see `PreemptionCallback`, kept as `self.preemption`).
+    - With a `run_recipe` (set by the scripts), every checkpoint keeps it, and a resume with a changed recipe is
+      refused unless `resume_allow_changes` names the changed keys, whose new values are then used
+      (`trl_maskft.resume_recipe`).
+    - A resume does not report a tied weight (`lm_head.weight` with `tie_word_embeddings`) as a missing key.
     """
+
+    run_recipe: dict | None = None  # the run's recipe (`trl_maskft.resume_recipe.run_recipe`), set by the scripts
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.preemption = PreemptionCallback()
         self.add_callback(self.preemption)
+        self.resume_changes: dict[str, tuple] = {}  # the recipe changes `resume_allow_changes` allowed
 
     def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs):
         checkpoint = resolve_resume(resume_from_checkpoint, self.args.output_dir, self.args.world_size)
+        self.resume_changes = {}
+        if checkpoint is not None and self.run_recipe is not None:
+            allowed = getattr(self.args, "resume_allow_changes", None) or []
+            self.resume_changes = check_resume_recipe(checkpoint, self.run_recipe, allowed)
         preemption = self.preemption in self.callback_handler.callbacks  # else signals keep their usual effect
         with self.preemption.catching_signals(announce=self.args.process_index == 0) if preemption else nullcontext():
             output = super().train(resume_from_checkpoint=checkpoint, trial=trial, **kwargs)
@@ -89,6 +102,9 @@ class SafeCheckpointsMixin:
                 if not is_disk_full(error):
                     raise
                 raise self._no_space_left(error, staged, final) from error
+        if self.run_recipe is not None and self.args.should_save:
+            with open(os.path.join(staged, RECIPE_FILE), "w") as f:
+                json.dump(self.run_recipe, f, indent=2)
         if self.state.best_model_checkpoint == staged:  # set by the Trainer when this checkpoint is the best
             self.state.best_model_checkpoint = final
             if self.args.should_save:
@@ -124,3 +140,32 @@ class SafeCheckpointsMixin:
             f"Checkpoint {final} was not saved: no space left on {device(run_dir)}. The writer said: "
             f"{type(error).__name__}: {error}. Its partly written files ({staged}) were removed. {kept}"
         )
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None and "learning_rate" in self.resume_changes:
+            apply_learning_rate(self.optimizer, self.lr_scheduler, *self.resume_changes["learning_rate"])
+
+    def _init_training_state(self, max_steps, *args, **kwargs):
+        trained = super()._init_training_state(max_steps, *args, **kwargs)
+        if any(key in self.resume_changes for key in STATE_STEP_KEYS):  # the recipe wins over trainer_state.json
+            self.state.compute_steps(self.args, max_steps)
+        return trained
+
+    def _issue_warnings_after_load(self, load_result):
+        # A tied weight (e.g. `lm_head.weight` with `tie_word_embeddings`) is not saved: it is not missing
+        tied = tied_weights(self.model)
+        missing = [key for key in load_result.missing_keys if key not in tied]
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
+
+
+def tied_weights(model) -> set[str]:
+    """The parameters of `model` that are tied to another of its parameters (the same tensor), by name."""
+    tied = set()
+    for target, source in (getattr(model, "all_tied_weights_keys", None) or {}).items():
+        try:
+            if model.get_parameter(target) is model.get_parameter(source):
+                tied.add(target)
+        except AttributeError:  # a name of the unwrapped model, not of this one
+            continue
+    return tied

@@ -41,6 +41,8 @@ class SelectedLogitsLossMixin:
     """For `SFTTrainer` subclasses: the plain NLL loss from the supervised positions' logits on devices where TRL's
     fused LM head would score every position (see the module's doc)."""
 
+    eval_metric_names = ("entropy", "mean_token_accuracy", "num_tokens")  # logged as `eval_*`, as TRL's loss does
+
     def _selects_logits(self, model, return_outputs: bool) -> bool:
         device = next(model.parameters()).device
         plain_nll = self.args.loss_type == "nll" and self.label_smoother is None and self.compute_loss_func is None

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 from trl import SFTConfig
 
-from .distributed_defaults import DistributedDefaultsMixin
-from .precision import PrecisionMixin
+from .run_config import RunConfigMixin
 
 
 @dataclass
-class BaselineSFTConfig(PrecisionMixin, DistributedDefaultsMixin, SFTConfig):
+class BaselineSFTConfig(RunConfigMixin, SFTConfig):
     r"""
     TRL's [`~trl.SFTConfig`] with the precision chosen from the hardware, as in [`MaskedSFTConfig`]: on a CPU, bf16
     autocast only where `bf16: true` asks for it (with a warning where the CPU has no native bf16 matmuls), `fp16`

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..recipe_checks import require_positive
+
 TASK_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lm_eval_tasks")
 
 
@@ -51,10 +53,7 @@ class BenchmarkConfig:
     )
 
     def __post_init__(self):
-        for name in ("bench_max_new_tokens", "bench_batch_size", "bench_eval_every", "bench_limit"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"`{name}` must be a positive number, got {value}.")
+        require_positive(self, ("bench_max_new_tokens", "bench_batch_size", "bench_eval_every", "bench_limit"))
         if self.bench_num_fewshot < 0:
             raise ValueError(f"`bench_num_fewshot` must be 0 or more, got {self.bench_num_fewshot}.")
         if self.bench_tasks is not None and len(set(self.bench_tasks)) != len(self.bench_tasks):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from datasets import Dataset, IterableDataset
 
+from ..recipe_checks import check_test_size
 from .corpus_files import check_utf8, is_local, load_split, local_files, text_file_rows
 from .corpus_qa import qa_items_from_rows, qa_pair_rows, require_columns, short_pairs
 from .corpus_splits import check_splits, describe_splits, file_splits
@@ -38,7 +39,10 @@ class CorpusArguments:
     )
     dataset_test_size: float | None = field(
         default=None,
-        metadata={"help": "Hold out this share (< 1) or number (>= 1) of the training rows for the evaluation loss."},
+        metadata={
+            "help": "Hold out this share (strictly between 0 and 1) or whole number (>= 1) of the training rows for "
+            "the evaluation loss."
+        },
     )
     dataset_streaming: bool = field(
         default=False,
@@ -91,10 +95,7 @@ class CorpusArguments:
             raise ValueError("`qa_max_tokens` drops QA pairs from training: it applies with `train_on: qa` only.")
         if self.dataset_test_split is not None and self.dataset_test_size is not None:
             raise ValueError("Hold out rows with `dataset_test_split` or with `dataset_test_size`, not both.")
-        if self.dataset_test_size is not None and self.dataset_test_size <= 0:
-            raise ValueError(
-                f"`dataset_test_size` must be a share in (0, 1) or a number of rows, got {self.dataset_test_size}."
-            )
+        check_test_size(self.dataset_test_size)
 
     @property
     def qa_columns(self) -> dict[str, str | None]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..answering import GreedyAnswerer
 from ..generation import greedy_config
 from ..metrics import QA_SCORES, check_qa_score
+from ..recipe_checks import require_positive
 from ..tasks import TASKS
 
 KNOWLEDGE = "knowledge"
@@ -89,6 +90,7 @@ class KnowledgeScriptArguments:
 
     def __post_init__(self):
         check_qa_score(self.qa_score)
+        require_positive(self, ("qa_max_new_tokens", "qa_batch_size", "qa_eval_every"))
 
     def greedy_answerer(self) -> GreedyAnswerer:
         """Greedy answers of at most `qa_max_new_tokens` tokens, `qa_batch_size` questions per generate call."""

@@ -41,7 +41,8 @@ def make_parser() -> RecipeParser:
 
 
 def main(argv: list[str] | None = None):
-    script_args, training_args, model_args, sampling_args = make_parser().parse_args_and_config(args=argv)
+    parsed = make_parser().parse_args_and_config(args=argv)
+    script_args, training_args, model_args, sampling_args = parsed
     knowledge = load_knowledge(script_args, text_field=training_args.dataset_text_field)
     answerer = DiffusionAnswerer.for_training(  # samples as trained: mask token, attention, logit shift
         training_args,
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None):
         dataset_name=script_args.dataset_name,
         overwrite_run=script_args.overwrite_run,
         recipe=recipe_path(argv),
+        arguments=parsed,
     )
 
 

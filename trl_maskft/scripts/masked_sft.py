@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None):
     if task_args.task != KNOWLEDGE:
         return train_task(
             MaskedSFTTrainer, task_args, script_args, training_args, model_args,
-            system_prompt=system_prompt, recipe=recipe, benchmark=bench,
+            system_prompt=system_prompt, recipe=recipe, benchmark=bench, arguments=parsed,
         )  # fmt: skip
     data = load_training_data(script_args, corpus_args, training_args, model_args)
     return train_and_report(
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None):
         eval_dataset=data.eval,
         corpus_log=data.log,
         benchmark=bench,
+        arguments=parsed,
     )
 
 

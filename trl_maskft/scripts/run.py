@@ -15,6 +15,7 @@ from trl import ModelConfig, get_peft_config, get_quantization_config
 from ..answering import Answerer
 from ..bench import BenchmarkConfig, add_benchmarks
 from ..best_epoch import BestEpochCallback
+from ..best_metric import check_trainer_best_metric
 from ..callbacks import QAEvalCallback
 from ..data import balanced_qa_sample
 from ..data.qa_checks import warn_non_ascii_answers
@@ -24,7 +25,7 @@ from ..hub import HubPublishing
 from ..loss_report import LossReport
 from ..model_card import write_model_card
 from ..models import resolve_model_path
-from ..precision import warn_model_dtype
+from ..resume_recipe import run_recipe
 from ..run_folder import prepare_output_dir
 from ..sharding import build_sharded_trainer, check_joined, save_final_model
 from ..tasks import get_task
@@ -87,7 +88,6 @@ def set_model_init_kwargs(training_args, model_args: ModelConfig) -> str:
         "dtype": model_args.dtype,
     }
     training_args.model_init_kwargs = {**kwargs, **(training_args.model_init_kwargs or {})}
-    warn_model_dtype(training_args, training_args.model_init_kwargs["dtype"])
     return resolve_model_path(model_args.model_name_or_path)
 
 
@@ -153,6 +153,7 @@ def train_and_report(
     eval_dataset: Dataset | IterableDataset | None = None,
     corpus_log: Sequence[str] = (),
     benchmark: BenchmarkConfig | None = None,
+    arguments: Sequence = (),
 ) -> QAEvalCallback | LossReport:
     """Train with the QA callback that `evaluation` adds asking along the way (without one, a `LossReport` of the
     evaluation losses on `eval_dataset`) and the benchmarks of `benchmark` (`add_benchmarks`); save the model, its
@@ -161,13 +162,18 @@ def train_and_report(
     saved). Before the model is loaded, `output_dir` must be writable, outside the corpus and empty, unless the run
     resumes the run there or `overwrite_run` deletes its recorded files (`prepare_output_dir`); the run holds its lock
     and records the files it writes (`RunRecord`). `corpus_log` (how the corpus was read) and the trainer's data
-    reports are printed before training."""
+    reports are printed before training. Every checkpoint keeps the recipe of the parsed `arguments` (all argument
+    dataclasses of the script), which a resume compares (`trl_maskft.resume_recipe`)."""
     check_joined(training_args)  # else each process would take `output_dir` for its own run
     run = prepare_output_dir(training_args, overwrite_run, dataset_name)
     try:
         hub = HubPublishing.take_over(training_args)
+        recipe_values = run_recipe(arguments) if arguments else None
         trainer = build_trainer(trainer_cls, training_args, model_args, train_dataset, eval_dataset)
         trainer.add_callback(run)
+        if recipe_values is not None:
+            rows = len(trainer.train_dataset) if isinstance(trainer.train_dataset, Dataset) else None
+            trainer.run_recipe = {**recipe_values, "train_rows": rows}
         print_data_reports(trainer, corpus_log)
         if evaluation is not None:
             report = evaluation(trainer)
@@ -175,6 +181,7 @@ def train_and_report(
             report = LossReport(trainer)
             report.add_to_trainer()
         bench = add_benchmarks(trainer, benchmark)
+        check_trainer_best_metric(trainer)
         with hub.training(trainer):
             trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or training_args.output_dir))
@@ -200,6 +207,7 @@ def train_task(
     recipe: str | None = None,
     method: str | None = None,
     benchmark: BenchmarkConfig | None = None,
+    arguments: Sequence = (),
 ) -> TaskEvalCallback:
     """Train on the first `max_train_samples` training rows of the task of at most `max_train_tokens` tokens (as chats
     with `conversational`) and ask the first `qa_max_items` test questions 0-shot along the way (`TaskEvalCallback`,
@@ -238,4 +246,5 @@ def train_task(
         method=method,
         overwrite_run=script_args.overwrite_run,
         benchmark=benchmark,
+        arguments=arguments,
     )

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None):
             )
         return train_task(
             SFTBaselineTrainer, task_args, script_args, training_args, model_args,
-            conversational=True, recipe=recipe, method=method, benchmark=bench,
+            conversational=True, recipe=recipe, method=method, benchmark=bench, arguments=parsed,
         )  # fmt: skip
     text_field = training_args.dataset_text_field
     if baseline_args.paraphrases != "none" or baseline_args.reverse_training:
@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None):
         eval_dataset=data.eval,
         corpus_log=data.log,
         benchmark=bench,
+        arguments=parsed,
     )
 
 
