@@ -169,3 +169,19 @@ def test_lost_race_keeps_the_winner(monkeypatch, tmp_path, fake_source):
     assert resolve_model_path(DEFAULT_MODEL) == str(target)
     assert models._is_valid_checkpoint(target)
     assert {p.name for p in tmp_path.iterdir() if p.name.startswith(".")} == set()
+
+
+def test_masked_sft_trainer_loads_the_converted_default_model_by_its_alias(smollm2_path, tmp_path):
+    from datasets import Dataset
+    from huggingface_hub import ModelCard
+
+    from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
+    from trl_maskft.model_card import run_name
+
+    args = MaskedSFTConfig(output_dir=str(tmp_path / "out"), mask_token=" []", use_cpu=True, report_to="none")
+    trainer = MaskedSFTTrainer(model=DEFAULT_MODEL, args=args, train_dataset=Dataset.from_dict({"text": ["A b."]}))
+    assert trainer.model.config._name_or_path == smollm2_path  # offline, from the cache
+    assert trainer.processing_class.convert_tokens_to_ids("Ġ[]") == 4389
+    trainer.create_model_card()
+    data = ModelCard.load(tmp_path / "out" / "README.md").data
+    assert (data.base_model, data.license, data.model_name) == (models.HUB_ID, "apache-2.0", run_name(args))

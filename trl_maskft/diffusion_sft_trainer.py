@@ -29,6 +29,7 @@ from .mask_token_check import check_mask_token_absent, named_splits
 from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
 from .masking import EVAL_STREAM, TRAIN_STREAM
 from .model_card import MethodModelCardMixin
+from .models import resolve_model
 from .safe_checkpoints import SafeCheckpointsMixin
 from .truncation_counting import TruncationCountingMixin
 
@@ -104,9 +105,9 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, Truncation
     `mask_ratio` and `masked_token_accuracy`.
 
     Args:
-        model: model id, path or instance (as in `SFTTrainer`). With `bidirectional=True` it must use `sdpa` or `eager`
-            attention. A remote-code model given by id with `trust_remote_code` (LLaDA) is made loadable on
-            transformers 5.x first (`prepare_remote_code`).
+        model: model id, path or instance (as in `SFTTrainer`), or the alias `"smollm2-135m-instruct"`. With
+            `bidirectional=True` it must use `sdpa` or `eager` attention. A remote-code model given by id with
+            `trust_remote_code` (LLaDA) is made loadable on transformers 5.x first (`prepare_remote_code`).
         args: a [`DiffusionSFTConfig`].
         train_dataset, eval_dataset: datasets in any text format `SFTTrainer` accepts.
         processing_class: the tokenizer; loaded from the model when omitted.
@@ -129,6 +130,7 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, Truncation
         processing_class: PreTrainedTokenizerBase | None = None,
         **kwargs,
     ):
+        model = resolve_model(model)
         if args is None:
             raise ValueError(
                 "Pass a `DiffusionSFTConfig`: it must name the mask token (`mask_token`/`mask_token_id`)."

@@ -18,6 +18,7 @@ from .masked_data import data_kind, tokenize_for_masking
 from .masked_sft_config import MaskedSFTConfig
 from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin
+from .models import resolve_model
 from .packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
 from .safe_checkpoints import SafeCheckpointsMixin
 from .selected_logits import SelectedLogitsLossMixin
@@ -80,7 +81,8 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
     Args:
-        model: model id, path or instance (as in `SFTTrainer`).
+        model: model id, path or instance (as in `SFTTrainer`), or the embedded default model's alias
+            `"smollm2-135m-instruct"` (`trl_maskft.models.resolve_model_path`).
         args: a [`MaskedSFTConfig`].
         train_dataset: documents in `args.dataset_text_field` (default `text`), or `prompt`/`completion` strings; a
             `datasets.Dataset` or a streamed `datasets.IterableDataset` (with `max_steps`). Documents are split into
@@ -105,6 +107,7 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
         processing_class: PreTrainedTokenizerBase | None = None,
         **kwargs,
     ):
+        model = resolve_model(model)
         if args is None:
             name = model if isinstance(model, str) else get_config_model_id(model.config)
             args = MaskedSFTConfig(f"{name.split('/')[-1]}-MaskedSFT")

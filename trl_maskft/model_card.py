@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import re
 
-from transformers import Trainer
+from huggingface_hub import ModelCard, try_to_load_from_cache
+from transformers import Trainer, TrainingArguments
 from trl.trainer.utils import get_config_model_id
 
 from .answering import Answerer, GreedyAnswerer
+from .models import HUB_ID, HUB_LICENSE, PROVENANCE, converted_from
 
 PAPER_ID = "2510.09885"
 
@@ -20,6 +22,58 @@ def hub_dataset_id(dataset_name: str | None) -> str | None:
     if dataset_name and "/" in dataset_name and not os.path.exists(dataset_name):
         return dataset_name
     return None
+
+
+def run_name(args: TrainingArguments) -> str:
+    """The name a run's card gives the model: `run_name`, else the name of `hub_model_id`, else `output_dir` without a
+    leading `outputs/`, joined by `-` (`outputs/smollm2-135m-instruct/masked_sft/people`:
+    `smollm2-135m-instruct-masked_sft-people`)."""
+    if args.run_name:
+        return args.run_name
+    if args.hub_model_id:
+        return args.hub_model_id.split("/")[-1]
+    parts = [part for part in os.path.normpath(args.output_dir).split(os.sep) if part not in ("", ".", "..")]
+    return "-".join(parts[1:] if len(parts) > 1 and parts[0] == "outputs" else parts)
+
+
+def card_license(path: str | None) -> str | None:
+    """The `license` of the model card at `path` (a file), None without one."""
+    if not path or not os.path.isfile(path):
+        return None
+    return ModelCard.load(path).data.license
+
+
+def base_model_facts(source: str | None) -> tuple[str | None, str | None, str | None]:
+    """(base model's Hub id, its license, how it was obtained) for a model loaded from `source`: for a folder that
+    `trl_maskft.models` converted from a GGUF, the original's id, license and the conversion; for another folder, no id
+    and the license of its own card; for a Hub id, the id and the license of its card if the Hub cache holds it. A
+    license that is not known is None, never a placeholder."""
+    if not source:
+        return None, None, None
+    if os.path.isdir(source):
+        original = converted_from(source)
+        if original:
+            return original, HUB_LICENSE if original == HUB_ID else None, PROVENANCE
+        return None, card_license(os.path.join(source, "README.md")), None
+    cached = try_to_load_from_cache(source, "README.md")
+    return source, card_license(cached if isinstance(cached, str) else None), None
+
+
+def with_base_model(card: str, source: str | None) -> str:
+    """TRL's `card` naming the base model of `source` (`base_model_facts`) in its text and front matter, with a real
+    `license` (or none) instead of TRL's `licence: license` placeholder."""
+    base, license, provenance = base_model_facts(source)
+    if base:
+        named = f"[{base}](https://huggingface.co/{base})" + (f" ({provenance})" if provenance else "")
+    else:  # TRL links a local base model as "[None](https://huggingface.co/None)": name the path instead
+        named = f"`{source}`"
+    parsed = ModelCard(card.replace("[None](https://huggingface.co/None)", named))
+    parsed.data.pop("licence", None)
+    if base:
+        parsed.data.base_model = base
+    if license:
+        parsed.data.license = license
+    return str(parsed)
 
 
 def card_contributors(trainer: Trainer) -> tuple[object | None, list]:
@@ -78,9 +132,7 @@ def complete_model_card(
     evaluation = "\n\n".join(e.card_evaluation() for e in evaluators) or "No QA evaluation was logged."
     text = model_card_text(method or trainer._name, recipe, dataset_name, quick_start, evaluation)
     with open(path) as f:
-        card = f.read()
-    # TRL links a local base model as "[None](https://huggingface.co/None)": name the path instead
-    card = card.replace("[None](https://huggingface.co/None)", f"`{get_config_model_id(trainer.model.config)}`")
+        card = with_base_model(f.read(), get_config_model_id(trainer.model.config))
     card, found = re.subn(r"## Quick start\n.*?(?=## Training procedure)", lambda _: text + "\n\n", card, flags=re.S)
     if not found:  # another template: append
         card = card.rstrip() + "\n\n" + text + "\n"
@@ -105,7 +157,9 @@ class MethodModelCardMixin:
     ):
         """TRL's model card with the trainer's quick start, the method and paper, `recipe`, the data and the QA
         table."""
-        super().create_model_card(model_name=model_name, dataset_name=hub_dataset_id(dataset_name), tags=tags)
+        super().create_model_card(
+            model_name=model_name or run_name(self.args), dataset_name=hub_dataset_id(dataset_name), tags=tags
+        )
         complete_model_card(self, recipe, dataset_name, self.default_answerer())
 
 

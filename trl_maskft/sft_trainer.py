@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from trl import SFTTrainer
 
+from .models import resolve_model
 from .packing import prepare_padding_free_model
 from .safe_checkpoints import SafeCheckpointsMixin
 from .selected_logits import SelectedLogitsLossMixin
@@ -16,9 +17,10 @@ class SFTBaselineTrainer(SafeCheckpointsMixin, TruncationCountingMixin, Selected
     """[`~trl.SFTTrainer`] whose checkpoints are complete or refused, whose runs stop with a checkpoint on SIGTERM
     (see `SafeCheckpointsMixin`), and whose preparation counts and logs what `max_length` cuts (`data_reports`): the
     trainer of the plain SFT, paraphrase SFT and reverse-training
-    baselines (`trl_maskft.scripts.sft`)."""
+    baselines (`trl_maskft.scripts.sft`). `model` is as in `SFTTrainer`, or the embedded default model's alias
+    `"smollm2-135m-instruct"` (`trl_maskft.models.resolve_model_path`)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, model, *args, **kwargs):
+        super().__init__(resolve_model(model), *args, **kwargs)
         if self.args.padding_free:  # also set by TRL for `packing` with the `bfd` strategy
             prepare_padding_free_model(self.model)

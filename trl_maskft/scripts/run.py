@@ -23,7 +23,7 @@ from ..data.schema import QAItem
 from ..data.transforms import to_conversational
 from ..hub import HubPublishing
 from ..loss_report import LossReport
-from ..model_card import write_model_card
+from ..model_card import run_name, write_model_card
 from ..models import resolve_model_path
 from ..resume_recipe import run_recipe
 from ..run_folder import prepare_output_dir
@@ -184,8 +184,12 @@ def train_and_report(
         check_trainer_best_metric(trainer)
         with hub.training(trainer):
             trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        model_name = os.path.basename(os.path.normpath(training_args.hub_model_id or training_args.output_dir))
-        card_kwargs = {"model_name": model_name, "dataset_name": dataset_name, "recipe": recipe, "method": method}
+        card_kwargs = {
+            "model_name": run_name(training_args),
+            "dataset_name": dataset_name,
+            "recipe": recipe,
+            "method": method,
+        }
         save_run(trainer, [report] + ([bench] if bench else []), card_kwargs)
         failure = hub.publish(trainer, **card_kwargs)
         trainer.end()
