@@ -22,7 +22,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from trl_maskft.answering import DiffusionAnswerer, GreedyAnswerer
+from trl_maskft import DiffusionAnswerer, GreedyAnswerer
 from trl_maskft.data import build_people_dataset
 from trl_maskft.data.transforms import sft_dataset
 from trl_maskft.diffusion_sft_config import DiffusionSFTConfig

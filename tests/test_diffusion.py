@@ -12,9 +12,9 @@ from datasets import Dataset
 from safetensors.torch import save_file
 from tiny import CHAT_TEMPLATE, CPU_RECIPE_KEYS, make_tiny_model, make_tiny_tokenizer, save_tiny_model
 
-from trl_maskft.answering import DiffusionAnswerer
+from trl_maskft import DiffusionAnswerer
+from trl_maskft.common import IGNORE_INDEX, TRAIN_STREAM
 from trl_maskft.diffusion import (
-    TRAIN_STREAM,
     bidirectional_attention_mask,
     check_bidirectional_support,
     diffusion_loss,
@@ -26,7 +26,6 @@ from trl_maskft.diffusion import (
 )
 from trl_maskft.diffusion_sft_config import DiffusionSFTConfig
 from trl_maskft.diffusion_sft_trainer import DiffusionSFTTrainer
-from trl_maskft.formatting import IGNORE_INDEX
 from trl_maskft.sampling import cut_at_stop, diffusion_generate, transfer_schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

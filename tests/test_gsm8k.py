@@ -18,7 +18,7 @@ from tiny import (
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
 from trl_maskft.answering import GreedyAnswerer
-from trl_maskft.formatting import IGNORE_INDEX
+from trl_maskft.common import IGNORE_INDEX
 from trl_maskft.generation import greedy_config
 from trl_maskft.scripts import masked_sft, sft
 from trl_maskft.tasks import GSM8K, get_task

@@ -3,7 +3,7 @@ import torch
 from datasets import Dataset
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.formatting import IGNORE_INDEX
+from trl_maskft.common import IGNORE_INDEX
 from trl_maskft.masking import num_to_mask
 
 DOCS = [

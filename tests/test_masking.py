@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 from trl_maskft.collators import DataCollatorForMaskedSFT
-from trl_maskft.formatting import IGNORE_INDEX
+from trl_maskft.common import EVAL_STREAM, IGNORE_INDEX
 from trl_maskft.masking import (
-    EVAL_STREAM,
     apply_mask,
     choose_positions,
     example_rng,

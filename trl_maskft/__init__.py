@@ -2,10 +2,11 @@
 
 __version__ = "0.1.0"
 
-from .answering import DiffusionAnswerer, GreedyAnswerer
+from .answering import GreedyAnswerer
 from .bench import BenchmarkCallback, BenchmarkConfig
 from .callbacks import QAEvalCallback
 from .collators import DataCollatorForMaskedSFT
+from .diffusion_answerer import DiffusionAnswerer
 from .diffusion_sft_config import DiffusionSFTConfig
 from .diffusion_sft_trainer import DiffusionSFTTrainer
 from .masked_sft_config import MaskedSFTConfig

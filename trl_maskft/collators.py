@@ -9,14 +9,12 @@ import numpy as np
 import torch
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-from .formatting import IGNORE_INDEX
+from .common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
 from .masking import (
-    EVAL_STREAM,
     MASK_DRAW,
     RATIO_DRAW,
     RATIO_MODES,
     RATIO_SCOPES,
-    TRAIN_STREAM,
     apply_mask,
     choose_positions,
     choose_word_positions,

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .masking import TRAIN_STREAM
+from .common import TRAIN_STREAM
 
 T_SCOPES = ("example", "batch")
 LOSS_NORMALIZATIONS = ("answer_length", "masked_tokens", "batch")
@@ -173,13 +173,6 @@ def prediction_positions(masked: torch.Tensor, shift_logits: bool = False) -> to
     positions = torch.zeros_like(masked)
     positions[:, :-1] = masked[:, 1:]
     return positions
-
-
-def accepts_logits_to_keep(model) -> bool:
-    """Whether the forward of ``model`` (or of the base model under a PEFT wrapper) takes ``logits_to_keep``, so that
-    only the needed positions are projected onto the vocabulary (transformers models do, remote code may not)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def make_loadable_on_transformers_5(model_class: type) -> type:

@@ -11,9 +11,9 @@ from trl import SFTTrainer
 from trl.chat_template_utils import get_training_chat_template
 from trl.trainer.utils import get_config_model_id
 
-from .answering import DiffusionAnswerer
+from .common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
+from .common import PAPER as MASKED_SFT_PAPER
 from .diffusion import (
-    accepts_logits_to_keep,
     bidirectional_attention_mask,
     check_bidirectional_support,
     diffusion_loss,
@@ -23,13 +23,12 @@ from .diffusion import (
     prediction_positions,
     supervise_padding,
 )
+from .diffusion_answerer import DiffusionAnswerer
 from .diffusion_sft_config import DiffusionSFTConfig
-from .formatting import IGNORE_INDEX, resolve_mask_token_id
-from .mask_token_check import check_mask_token_absent, named_splits
-from .masked_sft_trainer import PAPER as MASKED_SFT_PAPER
-from .masking import EVAL_STREAM, TRAIN_STREAM
+from .mask_token_check import check_mask_token_absent, named_splits, resolve_mask_token_id
 from .model_card import MethodModelCardMixin
 from .safe_checkpoints import SafeCheckpointsMixin
+from .selected_logits import accepts_logits_to_keep
 from .truncation_counting import TruncationCountingMixin
 
 PAPER = {

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
+from .common import IGNORE_INDEX, system_turn
+
 _MASKED = "\ue000MASKED\ue000"
 _TARGET = "\ue000TARGET\ue000"
-IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True)
@@ -44,35 +45,6 @@ def check_chat_template(tokenizer: PreTrainedTokenizerBase) -> None:
             "chat; use an instruct model's tokenizer or set `tokenizer.chat_template` (for example a ChatML template) "
             "before creating the trainer."
         )
-
-
-def resolve_mask_token_id(
-    tokenizer: PreTrainedTokenizerBase, mask_token: str | None, mask_token_id: int | None
-) -> int:
-    """The id of the mask token: ``mask_token_id`` if given, else ``mask_token`` which must be exactly one token."""
-    vocab_size = len(tokenizer)
-    if mask_token_id is not None:
-        if not 0 <= mask_token_id < vocab_size:
-            raise ValueError(
-                f"`mask_token_id` {mask_token_id} is outside the tokenizer's vocabulary [0, {vocab_size})."
-            )
-        return mask_token_id
-    if mask_token is None:
-        raise ValueError("Set `mask_token` (a string that is one token) or `mask_token_id`.")
-    ids = tokenizer.encode(mask_token, add_special_tokens=False)
-    if len(ids) != 1:
-        raise ValueError(
-            f"The mask token {mask_token!r} is encoded as {len(ids)} tokens {ids} by this tokenizer; it must be "
-            "exactly one so the masked copy keeps the document's length. Pick a string that is a single token (for "
-            "example '[]' for Qwen, ' []' for SmolLM2, a reserved special token such as "
-            "'<|reserved_special_token_5|>' for Llama-3) or set `mask_token_id`."
-        )
-    return ids[0]
-
-
-def system_turn(system_prompt: str | None) -> list[dict[str, str]]:
-    """The system message that opens a chat, as a list: empty when `system_prompt` is None (the template's default)."""
-    return [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
 
 
 def render_segments(

@@ -19,6 +19,30 @@ logger = logging.getLogger(__name__)
 CONTEXT = 8  # tokens shown on each side of an occurrence
 
 
+def resolve_mask_token_id(
+    tokenizer: PreTrainedTokenizerBase, mask_token: str | None, mask_token_id: int | None
+) -> int:
+    """The id of the mask token: ``mask_token_id`` if given, else ``mask_token`` which must be exactly one token."""
+    vocab_size = len(tokenizer)
+    if mask_token_id is not None:
+        if not 0 <= mask_token_id < vocab_size:
+            raise ValueError(
+                f"`mask_token_id` {mask_token_id} is outside the tokenizer's vocabulary [0, {vocab_size})."
+            )
+        return mask_token_id
+    if mask_token is None:
+        raise ValueError("Set `mask_token` (a string that is one token) or `mask_token_id`.")
+    ids = tokenizer.encode(mask_token, add_special_tokens=False)
+    if len(ids) != 1:
+        raise ValueError(
+            f"The mask token {mask_token!r} is encoded as {len(ids)} tokens {ids} by this tokenizer; it must be "
+            "exactly one so the masked copy keeps the document's length. Pick a string that is a single token (for "
+            "example '[]' for Qwen, ' []' for SmolLM2, a reserved special token such as "
+            "'<|reserved_special_token_5|>' for Llama-3) or set `mask_token_id`."
+        )
+    return ids[0]
+
+
 @dataclass
 class TokenHits:
     """How often a token occurs (`count`), in how many rows (`rows`), and its first occurrence as

@@ -12,29 +12,15 @@ from trl import SFTTrainer
 from trl.trainer.utils import get_config_model_id
 
 from .collators import DataCollatorForMaskedSFT
-from .formatting import check_chat_template, resolve_mask_token_id
-from .mask_token_check import check_mask_token_absent
+from .common import EVAL_STREAM, PAPER
+from .formatting import check_chat_template
+from .mask_token_check import check_mask_token_absent, resolve_mask_token_id
 from .masked_data import data_kind, tokenize_for_masking
 from .masked_sft_config import MaskedSFTConfig
-from .masking import EVAL_STREAM
 from .model_card import MethodModelCardMixin
 from .packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
 from .safe_checkpoints import SafeCheckpointsMixin
 from .selected_logits import SelectedLogitsLossMixin
-
-PAPER = {
-    "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",
-    "id": "2510.09885",
-    "citation": (
-        "@article{pan2025masked,\n"
-        "    title  = {{Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs}},\n"
-        "    author = {Pan and others},\n"
-        "    year   = 2025,\n"
-        "    eprint = {arXiv:2510.09885}\n"
-        "}"
-    ),
-}
-
 
 # How byte-level BPE ("Ġ") and SentencePiece ("▁") spell a leading space in their vocabularies; SentencePiece
 # decoders strip that space from a lone token, so the raw spelling is checked too

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .common import TRAIN_STREAM
+
 RATIO_MODES = ("uniform", "fixed", "linear")
 RATIO_SCOPES = ("batch", "example")
 MASK_UNITS = ("token", "word")
-TRAIN_STREAM, EVAL_STREAM = 0, 1
 MASK_DRAW, RATIO_DRAW = 0, 1
 
 

@@ -17,6 +17,7 @@ import yaml
 from trl import ModelConfig, TrlParser
 
 from .precision import precision_line_deferred
+from .recipe_checks import bullet_list
 from .text_files import text_lines
 
 # Keys of older transformers / TRL versions and the key that replaced them
@@ -68,11 +69,6 @@ def unknown_key_hint(key: str, known: Iterable[str], spelling: str) -> str:
     if close:
         return f"`{key}` is not a key of this script; did you mean `{close[0]}` (`{spelling.format(key=close[0])}`)?"
     return f"`{key}` is not a key of this script (`--help` lists them)"
-
-
-def bullet_list(lines: list[str]) -> str:
-    """`lines` as a markdown list on lines of their own, for a message."""
-    return "".join(f"\n- {line}" for line in lines)
 
 
 def _value_text(value) -> str:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def bullet_list(lines: list[str]) -> str:
+    """`lines` as a markdown list on lines of their own, for a message."""
+    return "".join(f"\n- {line}" for line in lines)
+
+
 def require_positive(args, names: tuple[str, ...]) -> None:
     """Each of the keys `names` of `args` is unset (None) or a positive number."""
     for name in names:

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from torch.optim.lr_scheduler import LambdaLR
 
 from .data.corpus_files import is_local, local_files
-from .parsing import bullet_list
+from .recipe_checks import bullet_list
 
 logger = logging.getLogger(__name__)
 

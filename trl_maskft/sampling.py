@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .diffusion import accepts_logits_to_keep, bidirectional_attention_mask, check_bidirectional_support
+from .diffusion import bidirectional_attention_mask, check_bidirectional_support
+from .selected_logits import accepts_logits_to_keep
 
 REMASKING = ("low_confidence", "random")
 

@@ -12,10 +12,18 @@ negative log-likelihood, it leaves `compute_loss` to TRL.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
-from .diffusion import accepts_logits_to_keep
-from .formatting import IGNORE_INDEX
+from .common import IGNORE_INDEX
+
+
+def accepts_logits_to_keep(model) -> bool:
+    """Whether the forward of ``model`` (or of the base model under a PEFT wrapper) takes ``logits_to_keep``, so that
+    only the needed positions are projected onto the vocabulary (transformers models do, remote code may not)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def next_token_positions(labels: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,8 @@ import time
 
 from tqdm.auto import tqdm
 
-from ..parsing import bullet_list, unknown_key_hint
+from ..parsing import unknown_key_hint
+from ..recipe_checks import bullet_list
 from ..reporting import comparison_report, plot_rouge1, write_metrics_csv
 
 ARMS = ("sft", "masked_sft", "diffusion_sft", "paraphrase_sft")

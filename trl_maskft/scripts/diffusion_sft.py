@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig
 
-from ..answering import DiffusionAnswerer
 from ..data.transforms import sft_dataset
+from ..diffusion_answerer import DiffusionAnswerer
 from ..diffusion_sft_config import DiffusionSFTConfig
 from ..diffusion_sft_trainer import DiffusionSFTTrainer
 from ..parsing import RecipeParser
