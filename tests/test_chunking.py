@@ -7,7 +7,7 @@ from datasets import Dataset
 from trl_maskft.chunking import CHUNK_KEY_STRIDE, chunk_ids, content_key, row_key, validate_chunk_length
 from trl_maskft.common import IGNORE_INDEX
 from trl_maskft.data_report import DataReport, list_lengths, prepared_report
-from trl_maskft.formatting import ChatFrame, fit_target, reconstruction_example
+from trl_maskft.masked_sft.chats import ChatFrame, fit_target, reconstruction_example
 from trl_maskft.truncation_counting import length_report
 
 

@@ -18,7 +18,7 @@ from trl import SFTConfig, SFTTrainer
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
 from trl_maskft.chunking import CHUNK_KEY_STRIDE
 from trl_maskft.data.baseline_rows import baseline_rows
-from trl_maskft.masked_data import tokenize_for_masking
+from trl_maskft.masked_sft.data import tokenize_for_masking
 from trl_maskft.sft_trainer import SFTBaselineTrainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -92,7 +92,7 @@ from datasets import load_dataset
 sys.path.insert(0, {tests!r})
 from tiny import make_tiny_tokenizer
 from trl_maskft import MaskedSFTConfig
-from trl_maskft.masked_data import tokenize_for_masking
+from trl_maskft.masked_sft.data import tokenize_for_masking
 data = load_dataset("json", data_files={path!r}, split="train", cache_dir={cache!r})
 args = MaskedSFTConfig({out!r}, use_cpu=True, mask_token="[]", chunk_length={chunk}, max_length=256)
 print(tokenize_for_masking(data, make_tiny_tokenizer(), args)[0].cache_files[0]["filename"])

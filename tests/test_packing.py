@@ -10,8 +10,8 @@ from datasets import Dataset
 from test_masking import MASK, PAD, make_example
 
 from trl_maskft import MaskedSFTConfig
-from trl_maskft.collators import DataCollatorForMaskedSFT
 from trl_maskft.common import IGNORE_INDEX
+from trl_maskft.masked_sft.collator import DataCollatorForMaskedSFT
 from trl_maskft.packing import CHAT_FIELDS, best_fit_decreasing, pack_chat_dataset, unpack_chats
 
 

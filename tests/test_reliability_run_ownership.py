@@ -193,7 +193,7 @@ def test_the_lock_is_released_when_a_run_fails_or_is_stopped(failure, recipe, tm
             f.write("written by the run")
         raise failure
 
-    monkeypatch.setattr("trl_maskft.masked_sft_trainer.MaskedSFTTrainer.train", train)
+    monkeypatch.setattr("trl_maskft.masked_sft.trainer.MaskedSFTTrainer.train", train)
     with pytest.raises(type(failure)) as error:
         masked_sft("--config", recipe())
     if isinstance(failure, SystemExit):

@@ -114,7 +114,7 @@ def check_mask_token_absent(
 ) -> None:
     """Refuse (or, with `allow`, warn about) a tokenized dataset whose `input_ids` hold the mask token.
 
-    With `reconstruction` (masked SFT's examples, `trl_maskft.formatting.tokenize_reconstruction`), the documents or
+    With `reconstruction` (masked SFT's examples, `tokenize_for_masking`), the documents or
     completions (the span `span_start`/`span_length`, counted once although each row holds them twice) are told apart
     from the chat around them (instruction, response prefix, system prompt, prompt).
     """

@@ -16,8 +16,8 @@ from trl import ModelConfig
 
 from ..bench import BenchmarkConfig
 from ..data.corpus import CorpusArguments
-from ..masked_sft_config import MaskedSFTConfig
-from ..masked_sft_trainer import MaskedSFTTrainer
+from ..masked_sft.config import MaskedSFTConfig
+from ..masked_sft.trainer import MaskedSFTTrainer
 from ..parsing import RecipeParser
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .inputs import load_training_data

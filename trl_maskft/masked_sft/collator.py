@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-from .common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
+from ..common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
+from ..packing import unpack_chats
 from .masking import (
     MASK_DRAW,
     RATIO_DRAW,
@@ -21,7 +22,6 @@ from .masking import (
     example_rng,
     sample_ratio,
 )
-from .packing import unpack_chats
 
 LOSS_ON = ("all", "masked")
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .common import TRAIN_STREAM
+from ..common import TRAIN_STREAM
 
 RATIO_MODES = ("uniform", "fixed", "linear")
 RATIO_SCOPES = ("batch", "example")

@@ -11,16 +11,16 @@ from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from trl import SFTTrainer
 from trl.trainer.utils import get_config_model_id
 
-from .collators import DataCollatorForMaskedSFT
-from .common import EVAL_STREAM, PAPER
-from .formatting import check_chat_template
-from .mask_token_check import check_mask_token_absent, resolve_mask_token_id
-from .masked_data import data_kind, tokenize_for_masking
-from .masked_sft_config import MaskedSFTConfig
-from .model_card import MethodModelCardMixin
-from .packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
-from .safe_checkpoints import SafeCheckpointsMixin
-from .selected_logits import SelectedLogitsLossMixin
+from ..common import EVAL_STREAM, PAPER
+from ..mask_token_check import check_mask_token_absent, resolve_mask_token_id
+from ..model_card import MethodModelCardMixin
+from ..packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
+from ..safe_checkpoints import SafeCheckpointsMixin
+from ..selected_logits import SelectedLogitsLossMixin
+from .chats import check_chat_template
+from .collator import DataCollatorForMaskedSFT
+from .config import MaskedSFTConfig
+from .data import data_kind, tokenize_for_masking
 
 # How byte-level BPE ("Ġ") and SentencePiece ("▁") spell a leading space in their vocabularies; SentencePiece
 # decoders strip that space from a lone token, so the raw spelling is checked too

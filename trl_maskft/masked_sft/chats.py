@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-from .common import IGNORE_INDEX, system_turn
+from ..common import IGNORE_INDEX, system_turn
 
 _MASKED = "\ue000MASKED\ue000"
 _TARGET = "\ue000TARGET\ue000"

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
-from .chunking import validate_chunk_length
+from ..chunking import validate_chunk_length
+from ..packing import check_packing_options
+from ..run_config import RunConfigMixin
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
-from .packing import check_packing_options
-from .run_config import RunConfigMixin
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
 DOCUMENT_RESPONSE_PREFIX = "Here is the recovered text:\n"

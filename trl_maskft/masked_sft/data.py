@@ -1,5 +1,5 @@
 """Masked SFT's data preparation: documents or prompt/completion rows, map-style or streamed, tokenized into
-reconstruction examples (`trl_maskft.formatting`), documents split into chunks of `chunk_length` tokens, and what
+reconstruction examples (`trl_maskft.masked_sft.chats`), documents split into chunks of `chunk_length` tokens, and what
 `max_length` still cuts counted in a `DataReport`.
 
 Tokenization runs through `datasets.map` (`dataset_num_proc` processes), so a map-style dataset read from files is
@@ -12,11 +12,11 @@ from __future__ import annotations
 from datasets import Dataset, IterableDataset
 from transformers import PreTrainedTokenizerBase
 
-from .chunking import chunk_ids, content_key, row_key
-from .data.corpus_text import first_row
-from .data_report import DataReport, prepared_report
-from .formatting import ChatFrame, ReconstructionTemplate, fit_target, reconstruction_example, render_segments
-from .masked_sft_config import COMPLETION_INSTRUCTION, DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX
+from ..chunking import chunk_ids, content_key, row_key
+from ..data.corpus_text import first_row
+from ..data_report import DataReport, prepared_report
+from .chats import ChatFrame, ReconstructionTemplate, fit_target, reconstruction_example, render_segments
+from .config import COMPLETION_INSTRUCTION, DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX
 
 STAT_COLUMNS = ("chunk", "lost_tokens")
 
