@@ -144,7 +144,7 @@ def test_mask_token_allowed_in_the_data_trains_with_a_warning(recipe, caplog):
     """Issue 14, case 5: `allow_mask_token_in_data: true` trains, and says so."""
     from trl_maskft.scripts import masked_sft
 
-    with caplog.at_level(logging.WARNING, logger="trl_maskft.mask_token_check"):
+    with caplog.at_level(logging.WARNING, logger="trl_maskft.training.mask_token"):
         qa = masked_sft.main(["--config", recipe("masked_sft", mask_token=" the", allow_mask_token_in_data=True)])
     assert qa.trainer.state.global_step == 1
     assert "occurs in the training data" in caplog.text and "Training anyway" in caplog.text

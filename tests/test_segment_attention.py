@@ -9,7 +9,7 @@ from test_padding_free import DOCS, trainer_for
 from tiny import make_tiny_model
 from transformers import AutoModelForCausalLM
 
-from trl_maskft.segment_attention import SEGMENT_ATTENTION, segment_bounds
+from trl_maskft.training.segment_attention import SEGMENT_ATTENTION, segment_bounds
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import torch
 
 from .answering import QUESTION, Answerer, _remote
 from .generation import left_padded_batches
-from .mask_token_check import resolve_mask_token_id
 from .sampling import cut_at_stop, diffusion_generate, stop_token_ids, validate_schedule
+from .training.mask_token import resolve_mask_token_id
 
 
 @dataclass

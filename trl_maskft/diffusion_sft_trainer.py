@@ -25,11 +25,11 @@ from .diffusion import (
 )
 from .diffusion_answerer import DiffusionAnswerer
 from .diffusion_sft_config import DiffusionSFTConfig
-from .mask_token_check import check_mask_token_absent, named_splits, resolve_mask_token_id
 from .model_card import MethodModelCardMixin
 from .safe_checkpoints import SafeCheckpointsMixin
-from .selected_logits import accepts_logits_to_keep
-from .truncation_counting import TruncationCountingMixin
+from .training.mask_token import check_mask_token_absent, named_splits, resolve_mask_token_id
+from .training.selected_logits import accepts_logits_to_keep
+from .training.truncation_counting import TruncationCountingMixin
 
 PAPER = {
     "title": "Large Language Diffusion Models",

@@ -15,7 +15,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .diffusion import bidirectional_attention_mask, check_bidirectional_support
-from .selected_logits import accepts_logits_to_keep
+from .training.selected_logits import accepts_logits_to_keep
 
 REMASKING = ("low_confidence", "random")
 

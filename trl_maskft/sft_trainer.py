@@ -1,15 +1,15 @@
 """The SFT baselines' trainer: TRL's `SFTTrainer` with the project's checkpoint safety (`SafeCheckpointsMixin`),
 counted truncation (`TruncationCountingMixin`), the CPU loss of `SelectedLogitsLossMixin` and, for TRL's padding-free
-batches, attention chat by chat (`trl_maskft.packing.prepare_padding_free_model`)."""
+batches, attention chat by chat (`trl_maskft.training.packing.prepare_padding_free_model`)."""
 
 from __future__ import annotations
 
 from trl import SFTTrainer
 
-from .packing import prepare_padding_free_model
 from .safe_checkpoints import SafeCheckpointsMixin
-from .selected_logits import SelectedLogitsLossMixin
-from .truncation_counting import TruncationCountingMixin
+from .training.packing import prepare_padding_free_model
+from .training.selected_logits import SelectedLogitsLossMixin
+from .training.truncation_counting import TruncationCountingMixin
 
 
 class SFTBaselineTrainer(SafeCheckpointsMixin, TruncationCountingMixin, SelectedLogitsLossMixin, SFTTrainer):

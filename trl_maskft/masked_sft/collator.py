@@ -10,7 +10,7 @@ import torch
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from ..common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
-from ..packing import unpack_chats
+from ..training.packing import unpack_chats
 from .masking import (
     MASK_DRAW,
     RATIO_DRAW,
@@ -41,7 +41,7 @@ class DataCollatorForMaskedSFT:
     With ``padding_free=True`` the masked chats of a batch are concatenated into one row with ``position_ids``
     restarting at 0 for each chat and no attention mask (TRL's padding-free collation), so that the model attends
     within each chat only; each chat is masked exactly as in a padded batch. Rows packed by
-    ``trl_maskft.packing.pack_chat_dataset`` (several chats each) are split into their chats first and need
+    ``trl_maskft.training.packing.pack_chat_dataset`` (several chats each) are split into their chats first and need
     ``padding_free``. The batch ratio (``ratio_scope="batch"``) is shared by every chat of the batch.
     """
 

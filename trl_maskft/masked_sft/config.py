@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
-from ..chunking import validate_chunk_length
-from ..packing import check_packing_options
 from ..run_config import RunConfigMixin
+from ..training.chunking import validate_chunk_length
+from ..training.packing import check_packing_options
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."

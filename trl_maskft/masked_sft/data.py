@@ -12,9 +12,9 @@ from __future__ import annotations
 from datasets import Dataset, IterableDataset
 from transformers import PreTrainedTokenizerBase
 
-from ..chunking import chunk_ids, content_key, row_key
 from ..data.corpus_text import first_row
-from ..data_report import DataReport, prepared_report
+from ..training.chunking import chunk_ids, content_key, row_key
+from ..training.data_report import DataReport, prepared_report
 from .chats import ChatFrame, ReconstructionTemplate, fit_target, reconstruction_example, render_segments
 from .config import COMPLETION_INSTRUCTION, DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX
 

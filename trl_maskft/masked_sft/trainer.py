@@ -12,11 +12,11 @@ from trl import SFTTrainer
 from trl.trainer.utils import get_config_model_id
 
 from ..common import EVAL_STREAM, PAPER
-from ..mask_token_check import check_mask_token_absent, resolve_mask_token_id
 from ..model_card import MethodModelCardMixin
-from ..packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
 from ..safe_checkpoints import SafeCheckpointsMixin
-from ..selected_logits import SelectedLogitsLossMixin
+from ..training.mask_token import check_mask_token_absent, resolve_mask_token_id
+from ..training.packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
+from ..training.selected_logits import SelectedLogitsLossMixin
 from .chats import check_chat_template
 from .collator import DataCollatorForMaskedSFT
 from .config import MaskedSFTConfig

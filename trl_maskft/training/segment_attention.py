@@ -9,7 +9,7 @@ replaces (the benchmark's chats of 100-1000 tokens: the row's attention cost sev
 ``sdpa_segments`` computes the same attention chat by chat: causal SDPA over each run of restarting position ids,
 ``sum of length^2`` scores, with the causal kernel. Everything else (padded batches, generation with a cache, a row
 of one sequence) goes to transformers' ``sdpa`` with the mask transformers builds. It is registered with
-transformers' ``AttentionInterface`` and ``AttentionMaskInterface`` on import; `trl_maskft.packing` switches a
+transformers' ``AttentionInterface`` and ``AttentionMaskInterface`` on import; `trl_maskft.training.packing` switches a
 padding-free model from ``sdpa`` to it. The implementation is not saved with the model (transformers does not
 serialise it), so a saved model loads with its usual attention.
 """

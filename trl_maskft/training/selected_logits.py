@@ -16,7 +16,7 @@ import inspect
 
 import torch
 
-from .common import IGNORE_INDEX
+from ..common import IGNORE_INDEX
 
 
 def accepts_logits_to_keep(model) -> bool:
