@@ -14,7 +14,8 @@ from tiny import CHAT_TEMPLATE, CPU_RECIPE_KEYS, make_tiny_model, make_tiny_toke
 
 from trl_maskft import DiffusionAnswerer
 from trl_maskft.common import IGNORE_INDEX, TRAIN_STREAM
-from trl_maskft.diffusion import (
+from trl_maskft.diffusion_sft.config import DiffusionSFTConfig
+from trl_maskft.diffusion_sft.noise import (
     bidirectional_attention_mask,
     check_bidirectional_support,
     diffusion_loss,
@@ -24,9 +25,8 @@ from trl_maskft.diffusion import (
     noise_generator,
     prediction_positions,
 )
-from trl_maskft.diffusion_sft_config import DiffusionSFTConfig
-from trl_maskft.diffusion_sft_trainer import DiffusionSFTTrainer
-from trl_maskft.sampling import cut_at_stop, diffusion_generate, transfer_schedule
+from trl_maskft.diffusion_sft.sampler import cut_at_stop, diffusion_generate, transfer_schedule
+from trl_maskft.diffusion_sft.trainer import DiffusionSFTTrainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASK = "<|mask|>"

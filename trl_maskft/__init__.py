@@ -5,13 +5,13 @@ __version__ = "0.1.0"
 from .answering import GreedyAnswerer
 from .bench import BenchmarkCallback, BenchmarkConfig
 from .callbacks import QAEvalCallback
-from .diffusion_answerer import DiffusionAnswerer
-from .diffusion_sft_config import DiffusionSFTConfig
-from .diffusion_sft_trainer import DiffusionSFTTrainer
+from .diffusion_sft.answerer import DiffusionAnswerer
+from .diffusion_sft.config import DiffusionSFTConfig
+from .diffusion_sft.sampler import diffusion_generate
+from .diffusion_sft.trainer import DiffusionSFTTrainer
 from .masked_sft.collator import DataCollatorForMaskedSFT
 from .masked_sft.config import MaskedSFTConfig
 from .masked_sft.trainer import MaskedSFTTrainer
-from .sampling import diffusion_generate
 from .sft_config import BaselineSFTConfig
 
 __all__ = [

@@ -11,9 +11,16 @@ from trl import SFTTrainer
 from trl.chat_template_utils import get_training_chat_template
 from trl.trainer.utils import get_config_model_id
 
-from .common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
-from .common import PAPER as MASKED_SFT_PAPER
-from .diffusion import (
+from ..common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
+from ..common import PAPER as MASKED_SFT_PAPER
+from ..model_card import MethodModelCardMixin
+from ..safe_checkpoints import SafeCheckpointsMixin
+from ..training.mask_token import check_mask_token_absent, named_splits, resolve_mask_token_id
+from ..training.selected_logits import accepts_logits_to_keep
+from ..training.truncation_counting import TruncationCountingMixin
+from .answerer import DiffusionAnswerer
+from .config import DiffusionSFTConfig
+from .noise import (
     bidirectional_attention_mask,
     check_bidirectional_support,
     diffusion_loss,
@@ -23,13 +30,6 @@ from .diffusion import (
     prediction_positions,
     supervise_padding,
 )
-from .diffusion_answerer import DiffusionAnswerer
-from .diffusion_sft_config import DiffusionSFTConfig
-from .model_card import MethodModelCardMixin
-from .safe_checkpoints import SafeCheckpointsMixin
-from .training.mask_token import check_mask_token_absent, named_splits, resolve_mask_token_id
-from .training.selected_logits import accepts_logits_to_keep
-from .training.truncation_counting import TruncationCountingMixin
 
 PAPER = {
     "title": "Large Language Diffusion Models",

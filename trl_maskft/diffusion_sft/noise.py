@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .common import TRAIN_STREAM
+from ..common import TRAIN_STREAM
 
 T_SCOPES = ("example", "batch")
 LOSS_NORMALIZATIONS = ("answer_length", "masked_tokens", "batch")

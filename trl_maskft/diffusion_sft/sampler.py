@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .diffusion import bidirectional_attention_mask, check_bidirectional_support
-from .training.selected_logits import accepts_logits_to_keep
+from ..training.selected_logits import accepts_logits_to_keep
+from .noise import bidirectional_attention_mask, check_bidirectional_support
 
 REMASKING = ("low_confidence", "random")
 

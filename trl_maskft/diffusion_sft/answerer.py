@@ -1,5 +1,5 @@
 """Answers of a masked-diffusion model for evaluation: `DiffusionAnswerer`, the `Answerer` (`trl_maskft.answering`)
-that samples with `diffusion_generate` (`trl_maskft.sampling`)."""
+that samples with `diffusion_generate` (`trl_maskft.diffusion_sft.sampler`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .answering import QUESTION, Answerer, _remote
-from .generation import left_padded_batches
-from .sampling import cut_at_stop, diffusion_generate, stop_token_ids, validate_schedule
-from .training.mask_token import resolve_mask_token_id
+from ..answering import QUESTION, Answerer, _remote
+from ..generation import left_padded_batches
+from ..training.mask_token import resolve_mask_token_id
+from .sampler import cut_at_stop, diffusion_generate, stop_token_ids, validate_schedule
 
 
 @dataclass

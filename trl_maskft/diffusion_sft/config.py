@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
-from .diffusion import LOSS_NORMALIZATIONS, T_SCOPES
-from .run_config import RunConfigMixin
+from ..run_config import RunConfigMixin
+from .noise import LOSS_NORMALIZATIONS, T_SCOPES
 
 
 @dataclass
