@@ -18,11 +18,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from trl_maskft import BaselineSFTConfig, GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft.baselines.trainer import SFTBaselineTrainer
 from trl_maskft.data import build_people_dataset
 from trl_maskft.generation import greedy_config
 from trl_maskft.models import resolve_model_path
 from trl_maskft.precision import machine_header
-from trl_maskft.sft_trainer import SFTBaselineTrainer
 
 
 class StepTimer(TrainerCallback):

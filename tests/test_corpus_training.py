@@ -16,9 +16,9 @@ from tiny import CPU_RECIPE_KEYS, MASK_TOKEN, make_tiny_model, make_tiny_tokeniz
 from trl import SFTConfig, SFTTrainer
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
+from trl_maskft.baselines.trainer import SFTBaselineTrainer
 from trl_maskft.data.baseline_rows import baseline_rows
 from trl_maskft.masked_sft.data import tokenize_for_masking
-from trl_maskft.sft_trainer import SFTBaselineTrainer
 from trl_maskft.training.chunking import CHUNK_KEY_STRIDE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -23,9 +23,9 @@ from trainer_kinds import DOCS, KINDS, make_trainer
 from transformers import TrainerCallback
 from trl import SFTConfig
 
+from trl_maskft.baselines.trainer import SFTBaselineTrainer
 from trl_maskft.checkpoints import checkpoint_problems, checkpoints
 from trl_maskft.preemption import TrainingInterrupted
-from trl_maskft.sft_trainer import SFTBaselineTrainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

@@ -82,7 +82,7 @@ def test_a_padding_free_trainer_attends_chat_by_chat(tmp_path, tiny_tokenizer, a
 
 def test_the_plain_sft_baseline_attends_chat_by_chat_when_padding_free(tmp_path, tiny_tokenizer):
     from trl_maskft import BaselineSFTConfig
-    from trl_maskft.sft_trainer import SFTBaselineTrainer
+    from trl_maskft.baselines.trainer import SFTBaselineTrainer
 
     rows = Dataset.from_dict({"messages": [[{"role": "user", "content": "Tell me a fact."},
                                             {"role": "assistant", "content": doc}] for doc in DOCS]})  # fmt: skip

@@ -7,7 +7,7 @@ from tiny import CPU_RECIPE_KEYS, MASK_TOKEN, make_tiny_model, make_tiny_tokeniz
 from trl import SFTTrainer
 
 from trl_maskft import BaselineSFTConfig, MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.sft_trainer import SFTBaselineTrainer
+from trl_maskft.baselines.trainer import SFTBaselineTrainer
 from trl_maskft.training.selected_logits import next_token_positions
 
 DOCS = ["Alice Thornbury was born in Paris and works as a painter.", "Bob Quillfeather is a pilot.", "Clara."]

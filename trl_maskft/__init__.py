@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from .answering import GreedyAnswerer
+from .baselines.config import BaselineSFTConfig
 from .bench import BenchmarkCallback, BenchmarkConfig
 from .callbacks import QAEvalCallback
 from .diffusion_sft.answerer import DiffusionAnswerer
@@ -12,7 +13,6 @@ from .diffusion_sft.trainer import DiffusionSFTTrainer
 from .masked_sft.collator import DataCollatorForMaskedSFT
 from .masked_sft.config import MaskedSFTConfig
 from .masked_sft.trainer import MaskedSFTTrainer
-from .sft_config import BaselineSFTConfig
 
 __all__ = [
     "BaselineSFTConfig",

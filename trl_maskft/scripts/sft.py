@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig
 
+from ..baselines.config import BaselineSFTConfig
+from ..baselines.trainer import SFTBaselineTrainer
 from ..bench import BenchmarkConfig
 from ..data.baseline_rows import baseline_rows
 from ..data.corpus import Corpus, CorpusArguments
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
 from ..parsing import RecipeParser
-from ..sft_config import BaselineSFTConfig
-from ..sft_trainer import SFTBaselineTrainer
 from ..training.chunking import validate_chunk_length
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .inputs import load_knowledge, load_tokenizer, load_training_data

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from trl import SFTConfig
 
-from .run_config import RunConfigMixin
+from ..run_config import RunConfigMixin
 
 
 @dataclass
