@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from trl_maskft.precision import autocast_name, machine_header
+from trl_maskft.runtime.precision import autocast_name, machine_header
 from trl_maskft.scheduled_eval import ScheduledEvalCallback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

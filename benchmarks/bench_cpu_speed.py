@@ -31,8 +31,8 @@ from bench_arms import matmul_flops
 from bench_gsm8k import StepMeter
 
 from trl_maskft import MaskedSFTTrainer, QAEvalCallback
-from trl_maskft.precision import autocast_name, cpu_description, has_native_bf16
 from trl_maskft.reporting import markdown_table
+from trl_maskft.runtime.precision import autocast_name, cpu_description, has_native_bf16
 from trl_maskft.scripts.inputs import load_knowledge
 from trl_maskft.scripts.masked_sft import make_parser
 from trl_maskft.scripts.run import set_model_init_kwargs

@@ -27,7 +27,7 @@ from trl_maskft.answering import GreedyAnswerer
 from trl_maskft.bench import BenchmarkConfig
 from trl_maskft.extras import require_eval
 from trl_maskft.generation import greedy_config
-from trl_maskft.models import resolve_model_path
+from trl_maskft.runtime.default_model import resolve_model_path
 from trl_maskft.tasks import GSM8K
 from trl_maskft.tasks.callback import evaluate_task
 from trl_maskft.tasks.gsm8k import load_gsm8k

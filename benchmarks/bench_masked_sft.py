@@ -21,8 +21,8 @@ from trl_maskft import BaselineSFTConfig, GreedyAnswerer, MaskedSFTConfig, Maske
 from trl_maskft.baselines.trainer import SFTBaselineTrainer
 from trl_maskft.data import build_people_dataset
 from trl_maskft.generation import greedy_config
-from trl_maskft.models import resolve_model_path
-from trl_maskft.precision import machine_header
+from trl_maskft.runtime.default_model import resolve_model_path
+from trl_maskft.runtime.precision import machine_header
 
 
 class StepTimer(TrainerCallback):

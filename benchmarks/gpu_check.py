@@ -119,7 +119,7 @@ def check_train(cpu: bool, workdir: str) -> list:
     from trl_maskft import GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
     from trl_maskft.data import build_people_dataset
     from trl_maskft.generation import greedy_config
-    from trl_maskft.models import DEFAULT_MODEL, resolve_model_path
+    from trl_maskft.runtime.default_model import DEFAULT_MODEL, resolve_model_path
 
     path = tiny_model(workdir) if cpu else resolve_model_path(DEFAULT_MODEL)
     steps, batch = (2, 4) if cpu else (30, 32)

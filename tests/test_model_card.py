@@ -10,7 +10,7 @@ from tiny import save_tiny_model, write_gsm8k_dir, write_tiny_recipe
 from trainer_kinds import KINDS, QA_TOKENS
 
 from trl_maskft.model_card import PAPER_ID
-from trl_maskft.run_manifest import write_manifest
+from trl_maskft.runtime.run_manifest import write_manifest
 from trl_maskft.scripts.run import train_and_report
 from trl_maskft.tasks import GSM8K
 from trl_maskft.tasks.callback import TaskEvalCallback

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from trl_maskft import models
-from trl_maskft.models import DEFAULT_MODEL, resolve_model_path
+from trl_maskft.runtime import default_model as models
+from trl_maskft.runtime.default_model import DEFAULT_MODEL, resolve_model_path
 
 
 def _gguf_available() -> bool:

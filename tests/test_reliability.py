@@ -315,7 +315,7 @@ def test_a_model_path_that_does_not_exist_says_so(model, recipe, tmp_path, model
 
 
 def test_a_local_model_folder_and_hub_ids_pass(model_dir):
-    from trl_maskft.models import resolve_model_path
+    from trl_maskft.runtime.default_model import resolve_model_path
 
     for name in [model_dir, "HuggingFaceTB/SmolLM2-135M-Instruct", "gpt2"]:
         assert resolve_model_path(name) == name

@@ -24,8 +24,8 @@ from transformers import TrainerCallback
 from trl import SFTConfig
 
 from trl_maskft.baselines.trainer import SFTBaselineTrainer
-from trl_maskft.checkpoints import checkpoint_problems, checkpoints
-from trl_maskft.preemption import TrainingInterrupted
+from trl_maskft.runtime.checkpoints import checkpoint_problems, checkpoints
+from trl_maskft.runtime.preemption import TrainingInterrupted
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from trl import SFTTrainer
 
-from ..safe_checkpoints import SafeCheckpointsMixin
+from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.packing import prepare_padding_free_model
 from ..training.selected_logits import SelectedLogitsLossMixin
 from ..training.truncation_counting import TruncationCountingMixin

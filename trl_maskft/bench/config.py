@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..recipe_checks import require_positive
+from ..runtime.recipe_checks import require_positive
 
 TASK_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lm_eval_tasks")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
-from ..run_config import RunConfigMixin
+from ..runtime.run_config import RunConfigMixin
 from .noise import LOSS_NORMALIZATIONS, T_SCOPES
 
 
@@ -21,7 +21,7 @@ class DiffusionSFTConfig(RunConfigMixin, SFTConfig):
     (bidirectional) context, each weighted by 1 / p. The prompt is never masked: for `messages` data the trainer turns
     on `assistant_only_loss`. See `docs/diffusion.md`.
 
-    Precision comes from the hardware (`trl_maskft.precision`): on a CPU, bf16 autocast only where `bf16: true` asks
+    Precision comes from the hardware (`trl_maskft.runtime.precision`): on a CPU, bf16 autocast only where `bf16: true` asks
     for it (with a warning where the CPU has no native bf16 matmuls) and `fp16` refused; accelerator runs keep TRL's
     default (bf16 unless `fp16`). The run prints the precision it chose.
 

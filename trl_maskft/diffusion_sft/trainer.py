@@ -14,7 +14,7 @@ from trl.trainer.utils import get_config_model_id
 from ..common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
 from ..common import PAPER as MASKED_SFT_PAPER
 from ..model_card import MethodModelCardMixin
-from ..safe_checkpoints import SafeCheckpointsMixin
+from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, named_splits, resolve_mask_token_id
 from ..training.selected_logits import accepts_logits_to_keep
 from ..training.truncation_counting import TruncationCountingMixin

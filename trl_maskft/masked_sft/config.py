@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from trl import SFTConfig
 
-from ..run_config import RunConfigMixin
+from ..runtime.run_config import RunConfigMixin
 from ..training.chunking import validate_chunk_length
 from ..training.packing import check_packing_options
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
@@ -26,7 +26,7 @@ class MaskedSFTConfig(RunConfigMixin, SFTConfig):
     followed by the original document. For prompt/completion data the completion is masked inside
     ``Question:\n{prompt}\nAnswer:\n{masked}``. Masks are drawn afresh at every step.
 
-    Precision comes from the hardware (`trl_maskft.precision`): on a CPU, bf16 autocast only where `bf16: true` asks
+    Precision comes from the hardware (`trl_maskft.runtime.precision`): on a CPU, bf16 autocast only where `bf16: true` asks
     for it (with a warning where the CPU has no native bf16 matmuls) and `fp16` refused; accelerator runs keep TRL's
     default (bf16 unless `fp16`). The run prints the precision it chose.
 

@@ -13,7 +13,7 @@ from trl.trainer.utils import get_config_model_id
 
 from ..common import EVAL_STREAM, PAPER
 from ..model_card import MethodModelCardMixin
-from ..safe_checkpoints import SafeCheckpointsMixin
+from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, resolve_mask_token_id
 from ..training.packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
 from ..training.selected_logits import SelectedLogitsLossMixin

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from ..answering import GreedyAnswerer
 from ..generation import greedy_config
 from ..metrics import QA_SCORES, check_qa_score
-from ..recipe_checks import require_positive
+from ..runtime.recipe_checks import require_positive
 from ..tasks import TASKS
 
 KNOWLEDGE = "knowledge"
@@ -61,7 +61,7 @@ class KnowledgeScriptArguments:
         metadata={
             "help": "Delete the files the earlier run in `output_dir` recorded writing (its `_trl_maskft_run.json`; "
             "other files are kept and named) before training; without it a folder that is not empty is refused (see "
-            "`trl_maskft.run_folder`)."
+            "`trl_maskft.runtime.run_folder`)."
         },
     )
     qa_score: str = field(

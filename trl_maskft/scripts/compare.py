@@ -24,8 +24,8 @@ import time
 from tqdm.auto import tqdm
 
 from ..parsing import unknown_key_hint
-from ..recipe_checks import bullet_list
 from ..reporting import comparison_report, plot_rouge1, write_metrics_csv
+from ..runtime.recipe_checks import bullet_list
 
 ARMS = ("sft", "masked_sft", "diffusion_sft", "paraphrase_sft")
 DONE_MARKER = "compare_done.json"

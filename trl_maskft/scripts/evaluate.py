@@ -34,9 +34,9 @@ from trl import ModelConfig, TrlParser
 
 from ..bench import BenchmarkConfig
 from ..extras import require_eval
-from ..model_folder import check_model_folder
-from ..models import resolve_model_path
 from ..reporting import markdown_table, metric_cell
+from ..runtime.default_model import resolve_model_path
+from ..runtime.model_folder import check_model_folder
 
 
 @dataclass

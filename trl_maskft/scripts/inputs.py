@@ -10,8 +10,8 @@ from trl import ModelConfig
 from ..data import KnowledgeData
 from ..data.corpus import Corpus, CorpusArguments, load_corpus
 from ..data.sources import is_generated, load_knowledge_source
-from ..models import resolve_model_path
-from ..run_folder import check_outside_corpus
+from ..runtime.default_model import resolve_model_path
+from ..runtime.run_folder import check_outside_corpus
 from .arguments import KnowledgeScriptArguments
 
 

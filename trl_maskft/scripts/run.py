@@ -21,13 +21,13 @@ from ..data import balanced_qa_sample
 from ..data.qa_checks import warn_non_ascii_answers
 from ..data.schema import QAItem
 from ..data.transforms import to_conversational
-from ..hub import HubPublishing
 from ..loss_report import LossReport
 from ..model_card import write_model_card
-from ..models import resolve_model_path
-from ..resume_recipe import run_recipe
-from ..run_folder import prepare_output_dir
-from ..sharding import build_sharded_trainer, check_joined, save_final_model
+from ..runtime.default_model import resolve_model_path
+from ..runtime.hub import HubPublishing
+from ..runtime.resume_recipe import run_recipe
+from ..runtime.run_folder import prepare_output_dir
+from ..runtime.sharding import build_sharded_trainer, check_joined, save_final_model
 from ..tasks import get_task
 from ..tasks.callback import TaskEvalCallback
 from ..tasks.loading import drop_long_pairs
@@ -103,7 +103,7 @@ def build_trainer(
     """The trainer of the run: the model of `model_args` (quantized and with a PEFT adapter when they say so)
     trained on `train_dataset`; when `eval_strategy` is set it evaluates `eval_dataset` (held-out rows), or without
     one `train_dataset` itself. Sharded under an FSDP launch also on CPU processes; launches or FSDP2 settings that
-    cannot run as set are refused (`trl_maskft.sharding`)."""
+    cannot run as set are refused (`trl_maskft.runtime.sharding`)."""
     evaluated = eval_dataset if eval_dataset is not None else train_dataset
     return build_sharded_trainer(
         trainer_cls,
@@ -163,7 +163,7 @@ def train_and_report(
     resumes the run there or `overwrite_run` deletes its recorded files (`prepare_output_dir`); the run holds its lock
     and records the files it writes (`RunRecord`). `corpus_log` (how the corpus was read) and the trainer's data
     reports are printed before training. Every checkpoint keeps the recipe of the parsed `arguments` (all argument
-    dataclasses of the script), which a resume compares (`trl_maskft.resume_recipe`)."""
+    dataclasses of the script), which a resume compares (`trl_maskft.runtime.resume_recipe`)."""
     check_joined(training_args)  # else each process would take `output_dir` for its own run
     run = prepare_output_dir(training_args, overwrite_run, dataset_name)
     try:

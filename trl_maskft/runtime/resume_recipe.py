@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 from torch.optim.lr_scheduler import LambdaLR
 
-from .data.corpus_files import is_local, local_files
+from ..data.corpus_files import is_local, local_files
 from .recipe_checks import bullet_list
 
 logger = logging.getLogger(__name__)

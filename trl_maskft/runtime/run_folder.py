@@ -1,5 +1,5 @@
 """A run owns its files: it starts in an `output_dir` it can write to and that no other run is writing to, never
-over files it did not write, and deletes only what an earlier run recorded writing (`trl_maskft.run_manifest`).
+over files it did not write, and deletes only what an earlier run recorded writing (`trl_maskft.runtime.run_manifest`).
 
 `prepare_output_dir` runs before the model is loaded. A folder that is not empty is refused (naming what is there
 and the ways out) unless the run resumes the run recorded there (`resume_from_checkpoint`) or `overwrite_run: true`
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from accelerate.utils import broadcast_object_list
 
+from ..data.corpus_files import is_local
 from .checkpoints import CHECKPOINT_RE, STAGING_DIR, last_complete_checkpoint, resolve_resume, wants_resume
-from .data.corpus_files import is_local
 from .run_lock import release_lock, take_lock
 from .run_manifest import MANIFEST_FILE, RunRecord, delete_recorded, paths_under, read_manifest, top_level
 

@@ -1,6 +1,6 @@
 """`SafeCheckpointsMixin`: nothing lost to a checkpoint. Checkpoints appear whole or not at all, a resume starts from
 a complete checkpoint only (`resume_from_checkpoint: last` picks the newest complete one), and a SIGTERM or Ctrl-C
-stops training with a complete checkpoint (`trl_maskft.preemption`).
+stops training with a complete checkpoint (`trl_maskft.runtime.preemption`).
 
 Mixed into every trainer the scripts build (`MaskedSFTTrainer`, `DiffusionSFTTrainer`, `SFTBaselineTrainer`):
 
@@ -29,7 +29,7 @@ from .resume_recipe import RECIPE_FILE, STATE_STEP_KEYS, apply_learning_rate, ch
 class SafeCheckpointsMixin:
     """Mixin for a `transformers.Trainer` subclass (put it before the Trainer class in the bases).
 
-    - `train(resume_from_checkpoint=...)` checks the checkpoint first (`trl_maskft.checkpoints.resolve_resume`): an
+    - `train(resume_from_checkpoint=...)` checks the checkpoint first (`trl_maskft.runtime.checkpoints.resolve_resume`): an
       incomplete or damaged one is refused, naming what is missing and the last complete checkpoint; `True`,
       "true" or "last" resume from the newest complete checkpoint in `output_dir`.
     - Every process writes its files of a checkpoint into `output_dir/_checkpoint-staging/checkpoint-<step>`; once
@@ -42,11 +42,13 @@ class SafeCheckpointsMixin:
       `TrainingInterrupted` (see `PreemptionCallback`, kept as `self.preemption`).
     - With a `run_recipe` (set by the scripts), every checkpoint keeps it, and a resume with a changed recipe is
       refused unless `resume_allow_changes` names the changed keys, whose new values are then used
-      (`trl_maskft.resume_recipe`).
+      (`trl_maskft.runtime.resume_recipe`).
     - A resume does not report a tied weight (`lm_head.weight` with `tie_word_embeddings`) as a missing key.
     """
 
-    run_recipe: dict | None = None  # the run's recipe (`trl_maskft.resume_recipe.run_recipe`), set by the scripts
+    run_recipe: dict | None = (
+        None  # the run's recipe (`trl_maskft.runtime.resume_recipe.run_recipe`), set by the scripts
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

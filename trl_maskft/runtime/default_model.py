@@ -6,7 +6,7 @@
 ``~/.cache/trl_maskft/SmolLM2-135M-Instruct``). Any other string (Hub id, local path) is returned unchanged::
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl_maskft.models import DEFAULT_MODEL, resolve_model_path
+    from trl_maskft.runtime.default_model import DEFAULT_MODEL, resolve_model_path
 
     path = resolve_model_path(DEFAULT_MODEL)
     model = AutoModelForCausalLM.from_pretrained(path)
