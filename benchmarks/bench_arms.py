@@ -26,8 +26,8 @@ import time
 
 import torch
 
+from trl_maskft.evaluation.scheduled import ScheduledEvalCallback
 from trl_maskft.runtime.precision import autocast_name, machine_header
-from trl_maskft.scheduled_eval import ScheduledEvalCallback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = ("sft", "masked_sft", "diffusion_sft")

@@ -31,7 +31,7 @@ from bench_arms import matmul_flops
 from bench_gsm8k import StepMeter
 
 from trl_maskft import MaskedSFTTrainer, QAEvalCallback
-from trl_maskft.reporting import markdown_table
+from trl_maskft.evaluation.reporting import markdown_table
 from trl_maskft.runtime.precision import autocast_name, cpu_description, has_native_bf16
 from trl_maskft.scripts.inputs import load_knowledge
 from trl_maskft.scripts.masked_sft import make_parser

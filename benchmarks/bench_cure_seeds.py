@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from trl_maskft.reporting import final_and_best, markdown_table, metric_cell, plot_rouge1
+from trl_maskft.evaluation.reporting import final_and_best, markdown_table, metric_cell, plot_rouge1
 from trl_maskft.runtime.precision import machine_header
 from trl_maskft.scripts.compare import DONE_MARKER, finished_run, read_history
 

@@ -20,7 +20,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl_maskft import BaselineSFTConfig, GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
 from trl_maskft.baselines.trainer import SFTBaselineTrainer
 from trl_maskft.data import build_people_dataset
-from trl_maskft.generation import greedy_config
+from trl_maskft.evaluation.generation import greedy_config
 from trl_maskft.runtime.default_model import resolve_model_path
 from trl_maskft.runtime.precision import machine_header
 

@@ -16,7 +16,7 @@ from trainer_kinds import KINDS, QA_TOKENS, talkative_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft import DiffusionAnswerer, GreedyAnswerer
-from trl_maskft.generation import chat_prompts, greedy_config
+from trl_maskft.evaluation.generation import chat_prompts, greedy_config
 from trl_maskft.runtime.sharding import launch_problems
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -10,11 +10,12 @@ from tiny import CPU_RECIPE_KEYS
 from trainer_kinds import ITEMS, RightAt, talkative_model
 from transformers import EarlyStoppingCallback, TrainerCallback
 
-from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback, scheduled_eval
-from trl_maskft.answering import Answerer, GreedyAnswerer
-from trl_maskft.callbacks import score_answers
-from trl_maskft.generation import chat_prompts, generate_answers, greedy_config
-from trl_maskft.metrics import aggregate_scores
+from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft.evaluation import scheduled as scheduled_eval
+from trl_maskft.evaluation.answering import Answerer, GreedyAnswerer
+from trl_maskft.evaluation.generation import chat_prompts, generate_answers, greedy_config
+from trl_maskft.evaluation.qa_callback import score_answers
+from trl_maskft.evaluation.qa_scoring import aggregate_scores
 
 HERE = os.path.dirname(__file__)
 ROOT = os.path.dirname(os.path.abspath(HERE))

@@ -32,7 +32,7 @@ from tiny import (
     write_jsonl,
 )
 
-from trl_maskft.metrics import score_answer
+from trl_maskft.evaluation.qa_scoring import score_answer
 from trl_maskft.parsing import REMOVED_KEYS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

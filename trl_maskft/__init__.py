@@ -2,14 +2,14 @@
 
 __version__ = "0.1.0"
 
-from .answering import GreedyAnswerer
 from .baselines.config import BaselineSFTConfig
-from .bench import BenchmarkCallback, BenchmarkConfig
-from .callbacks import QAEvalCallback
 from .diffusion_sft.answerer import DiffusionAnswerer
 from .diffusion_sft.config import DiffusionSFTConfig
 from .diffusion_sft.sampler import diffusion_generate
 from .diffusion_sft.trainer import DiffusionSFTTrainer
+from .evaluation.answering import GreedyAnswerer
+from .evaluation.lm_eval import BenchmarkCallback, BenchmarkConfig
+from .evaluation.qa_callback import QAEvalCallback
 from .masked_sft.collator import DataCollatorForMaskedSFT
 from .masked_sft.config import MaskedSFTConfig
 from .masked_sft.trainer import MaskedSFTTrainer

@@ -1,4 +1,4 @@
-"""Answers of a masked-diffusion model for evaluation: `DiffusionAnswerer`, the `Answerer` (`trl_maskft.answering`)
+"""Answers of a masked-diffusion model for evaluation: `DiffusionAnswerer`, the `Answerer` (`trl_maskft.evaluation.answering`)
 that samples with `diffusion_generate` (`trl_maskft.diffusion_sft.sampler`)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..answering import QUESTION, Answerer, _remote
-from ..generation import left_padded_batches
+from ..evaluation.answering import QUESTION, Answerer, _remote
+from ..evaluation.generation import left_padded_batches
 from ..training.mask_token import resolve_mask_token_id
 from .sampler import cut_at_stop, diffusion_generate, stop_token_ids, validate_schedule
 
@@ -77,7 +77,7 @@ class DiffusionAnswerer(Answerer):
         return f"""```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl_maskft import DiffusionAnswerer
-from trl_maskft.generation import chat_prompts
+from trl_maskft.evaluation.generation import chat_prompts
 
 model = AutoModelForCausalLM.from_pretrained("{model_id}"{remote})
 tokenizer = AutoTokenizer.from_pretrained("{model_id}"{remote})

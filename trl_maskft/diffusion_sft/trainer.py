@@ -13,7 +13,7 @@ from trl.trainer.utils import get_config_model_id
 
 from ..common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
 from ..common import PAPER as MASKED_SFT_PAPER
-from ..model_card import MethodModelCardMixin
+from ..evaluation.model_card import MethodModelCardMixin
 from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, named_splits, resolve_mask_token_id
 from ..training.selected_logits import accepts_logits_to_keep

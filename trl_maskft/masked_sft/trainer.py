@@ -12,7 +12,7 @@ from trl import SFTTrainer
 from trl.trainer.utils import get_config_model_id
 
 from ..common import EVAL_STREAM, PAPER
-from ..model_card import MethodModelCardMixin
+from ..evaluation.model_card import MethodModelCardMixin
 from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, resolve_mask_token_id
 from ..training.packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model

@@ -12,7 +12,7 @@ from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils.hub import hf_api
 
-from ..model_card import write_model_card
+from ..evaluation.model_card import write_model_card
 
 HUB_HELP = (
     "Is the Hub reachable, and are you logged in with write access? Log in with `hf auth login` (or set HF_TOKEN)"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..answering import GreedyAnswerer
-from ..generation import greedy_config
-from ..metrics import QA_SCORES, check_qa_score
+from ..evaluation.answering import GreedyAnswerer
+from ..evaluation.generation import greedy_config
+from ..evaluation.qa_scoring import QA_SCORES, check_qa_score
+from ..evaluation.tasks import TASKS
 from ..runtime.recipe_checks import require_positive
-from ..tasks import TASKS
 
 KNOWLEDGE = "knowledge"
 
@@ -69,7 +69,7 @@ class KnowledgeScriptArguments:
         metadata={
             "help": "How QA answers are scored: 'paper' (the paper's exact ROUGE-1: case-sensitive, each distinct "
             "word once), 'lenient' (lowercased, repeats counted) or 'robust' (lenient for any script: NFKC, Unicode "
-            "punctuation removed, CJK per character); see `trl_maskft.metrics`.",
+            "punctuation removed, CJK per character); see `trl_maskft.evaluation.qa_scoring`.",
             "choices": list(QA_SCORES),
         },
     )
@@ -104,7 +104,7 @@ class KnowledgeScriptArguments:
 @dataclass
 class TaskArguments:
     """What the sft and masked_sft scripts train on: knowledge documents, or a benchmark task's prompt/completion
-    rows scored by answer accuracy (`trl_maskft.tasks`)."""
+    rows scored by answer accuracy (`trl_maskft.evaluation.tasks`)."""
 
     task: str = field(
         default=KNOWLEDGE,

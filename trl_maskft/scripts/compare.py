@@ -23,8 +23,8 @@ import time
 
 from tqdm.auto import tqdm
 
+from ..evaluation.reporting import comparison_report, plot_rouge1, write_metrics_csv
 from ..parsing import unknown_key_hint
-from ..reporting import comparison_report, plot_rouge1, write_metrics_csv
 from ..runtime.recipe_checks import bullet_list
 
 ARMS = ("sft", "masked_sft", "diffusion_sft", "paraphrase_sft")

@@ -12,25 +12,25 @@ from datasets import Dataset, IterableDataset
 from transformers import Trainer
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
-from ..answering import Answerer
-from ..bench import BenchmarkConfig, add_benchmarks
-from ..best_epoch import BestEpochCallback
-from ..best_metric import check_trainer_best_metric
-from ..callbacks import QAEvalCallback
 from ..data import balanced_qa_sample
 from ..data.qa_checks import warn_non_ascii_answers
 from ..data.schema import QAItem
 from ..data.transforms import to_conversational
-from ..loss_report import LossReport
-from ..model_card import write_model_card
+from ..evaluation.answering import Answerer
+from ..evaluation.best_epoch import BestEpochCallback
+from ..evaluation.best_metric import check_trainer_best_metric
+from ..evaluation.lm_eval import BenchmarkConfig, add_benchmarks
+from ..evaluation.loss_report import LossReport
+from ..evaluation.model_card import write_model_card
+from ..evaluation.qa_callback import QAEvalCallback
+from ..evaluation.tasks import get_task
+from ..evaluation.tasks.callback import TaskEvalCallback
+from ..evaluation.tasks.loading import drop_long_pairs
 from ..runtime.default_model import resolve_model_path
 from ..runtime.hub import HubPublishing
 from ..runtime.resume_recipe import run_recipe
 from ..runtime.run_folder import prepare_output_dir
 from ..runtime.sharding import build_sharded_trainer, check_joined, save_final_model
-from ..tasks import get_task
-from ..tasks.callback import TaskEvalCallback
-from ..tasks.loading import drop_long_pairs
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .inputs import load_tokenizer
 

@@ -1,7 +1,7 @@
 """Autoregressive SFT baselines on documents, with forward/backward QA evaluation: plain SFT ("Tell me a fact." ->
 document chats, or the raw documents with `sft_format: text`), SFT with paraphrases (`paraphrases: same_order` or
 `permuted`) and reverse training (`reverse_training: true`); or regular SFT on GSM8K or MATH (`task: gsm8k`, `task:
-math`); with `bench_tasks`, also lm-evaluation-harness benchmarks along the way (`trl_maskft.bench`).
+math`); with `bench_tasks`, also lm-evaluation-harness benchmarks along the way (`trl_maskft.evaluation.lm_eval`).
 
 ```bash
 accelerate launch -m trl_maskft.scripts.sft --config recipes/smollm2-135m-instruct/sft/config_people.yaml
@@ -16,10 +16,10 @@ from trl import ModelConfig
 
 from ..baselines.config import BaselineSFTConfig
 from ..baselines.trainer import SFTBaselineTrainer
-from ..bench import BenchmarkConfig
 from ..data.baseline_rows import baseline_rows
 from ..data.corpus import Corpus, CorpusArguments
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
+from ..evaluation.lm_eval import BenchmarkConfig
 from ..parsing import RecipeParser
 from ..training.chunking import validate_chunk_length
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments

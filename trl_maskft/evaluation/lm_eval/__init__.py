@@ -1,5 +1,5 @@
 """Benchmarks with lm-evaluation-harness during and after training: the settings (`BenchmarkConfig`, recipe keys
-`bench_*`), the callback (`BenchmarkCallback`), the project's task folder (`trl_maskft/lm_eval_tasks`) and the glue to
+`bench_*`), the callback (`BenchmarkCallback`), the project's task folder (`trl_maskft/evaluation/lm_eval/tasks`) and the glue to
 lm-eval (`harness`, imported only when a benchmark is asked for: it needs the `eval` extra)."""
 
 from .callback import BenchmarkCallback, add_benchmarks, evaluate_command

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from accelerate.utils import gather_object
 from transformers import Trainer
 
+from ..data.qa_checks import check_qa_items
+from ..data.schema import QAItem
 from .answering import Answerer, GreedyAnswerer
-from .data.qa_checks import check_qa_items
-from .data.schema import QAItem
 from .generation import chat_prompts
-from .metrics import aggregate_scores, check_qa_score, score_answer
+from .qa_scoring import aggregate_scores, check_qa_score, score_answer
 from .reporting import history_table
-from .scheduled_eval import (
+from .scheduled import (
     ScheduledEvalCallback,
     epoch_label,
     evaluation_model,
@@ -43,7 +43,7 @@ def drop_padding(per_rank: Sequence[Sequence], num_items: int) -> list:
 
 def score_answers(items: Sequence[QAItem], predictions: Sequence[str], qa_score: str = "paper") -> list[dict]:
     """One record per item: question, references, prediction and both scores (`rouge1`, `contains`) by the QA score
-    named `qa_score` (`trl_maskft.metrics.QA_SCORES`)."""
+    named `qa_score` (`trl_maskft.evaluation.qa_scoring.QA_SCORES`)."""
     return [
         {
             "question": item.question,
@@ -67,15 +67,15 @@ class QAEvalCallback(ScheduledEvalCallback):
     Args:
         trainer: the trainer whose model is evaluated.
         items: the QA items.
-        answerer: how the questions are answered, with all its settings (`trl_maskft.answering`); default
+        answerer: how the questions are answered, with all its settings (`trl_maskft.evaluation.answering`); default
             `GreedyAnswerer()`: greedy, 128 new tokens (the paper), 16 questions per generate call.
         eval_every: evaluate every N epochs (the final model is always evaluated at the end).
         eval_epochs: evaluate exactly after these epochs instead (0 = before training).
         system_prompt: system message of the questions; None keeps the template default.
         qa_score: how answers are scored, `"paper"` (the paper's exact ROUGE-1), `"lenient"` or `"robust"`
-            (`trl_maskft.metrics`).
+            (`trl_maskft.evaluation.qa_scoring`).
 
-    Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.tasks`).
+    Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.evaluation.tasks`).
     """
 
     title = "QA accuracy (ROUGE-1 recall of the reference, exact containment)"

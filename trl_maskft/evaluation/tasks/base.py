@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from datasets import Dataset
 
-from ..data.schema import QAItem
+from ...data.schema import QAItem
 from ..extras import require_eval
 
 

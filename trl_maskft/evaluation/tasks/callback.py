@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
+from ...data.schema import QAItem
 from ..answering import Answerer, GreedyAnswerer
-from ..callbacks import QAEvalCallback
-from ..data.schema import QAItem
 from ..generation import chat_prompts, greedy_config
+from ..qa_callback import QAEvalCallback
 from ..reporting import markdown_table, metric_cell
 from .base import AnswerTask
 

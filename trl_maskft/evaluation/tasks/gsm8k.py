@@ -46,7 +46,7 @@ def load_gsm8k(
 
     `source` is a folder holding `<split>.jsonl` (`{"question", "answer"}` per line, as in openai/grade-school-math)
     or a Hub dataset id with `question` and `answer` columns (configuration `config`; by default `"main"` for
-    `openai/gsm8k`, none for other ids); see `trl_maskft.tasks.loading`.
+    `openai/gsm8k`, none for other ids); see `trl_maskft.evaluation.tasks.loading`.
     """
     return prompt_completion(GSM8K_DATA.load(source, split, config), "question", "answer", max_samples)
 

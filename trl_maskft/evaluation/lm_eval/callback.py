@@ -9,7 +9,7 @@ from transformers import Trainer
 
 from ..extras import require_eval
 from ..reporting import markdown_table, metric_cell
-from ..scheduled_eval import ScheduledEvalCallback, evaluation_model, names_metric, params_sharded
+from ..scheduled import ScheduledEvalCallback, evaluation_model, names_metric, params_sharded
 from .config import BenchmarkConfig
 
 
@@ -19,7 +19,7 @@ class BenchmarkCallback(ScheduledEvalCallback):
 
     The tasks and their data are loaded and checked when the callback is made (before training). Every process runs
     lm-eval: the questions are shared out across processes, every process takes part in the forward passes (so
-    FSDP/ZeRO-3 work), and the metrics are the same on all (`trl_maskft.bench.harness`). A PEFT model is scored with
+    FSDP/ZeRO-3 work), and the metrics are the same on all (`trl_maskft.evaluation.lm_eval.harness`). A PEFT model is scored with
     its adapter. Per-sample records go to `<output_dir>/bench_generations/epoch_<k>.jsonl`, the rows to
     `bench_metrics.jsonl`; the schedule, resuming and `metric_for_best_model` (e.g.
     `eval_bench_maskft_gsm8k_exact_match_flexible_extract`) are those of `ScheduledEvalCallback`.
@@ -33,7 +33,7 @@ class BenchmarkCallback(ScheduledEvalCallback):
     def __init__(self, trainer: Trainer, config: BenchmarkConfig):
         super().__init__(trainer, **config.schedule())
         self.config = config
-        self.benchmarks = require_eval("trl_maskft.bench.harness").Benchmarks(config)
+        self.benchmarks = require_eval("trl_maskft.evaluation.lm_eval.harness").Benchmarks(config)
 
     def metric_names(self) -> set[str]:
         return self.benchmarks.metric_names()

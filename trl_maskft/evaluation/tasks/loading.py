@@ -2,7 +2,7 @@
 
 A local source is a folder of `<split>.jsonl` (one JSON object a line) or `<split>.csv` files, or one such file for
 the evaluation split; anything else is a Hub dataset id. The same sources serve training (`dataset_name`) and the
-lm-eval tasks of `trl_maskft/lm_eval_tasks` (`bench_data`).
+lm-eval tasks of `trl_maskft/evaluation/lm_eval/tasks` (`bench_data`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import datasets
 from datasets import Dataset
 
-from ..data.qa_io import read_jsonl_rows, require_field
+from ...data.qa_io import read_jsonl_rows, require_field
 
 LOCAL_SUFFIXES = (".jsonl", ".csv")
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from transformers import Trainer
 
-from .scheduled_eval import ScheduledEvalCallback
+from .scheduled import ScheduledEvalCallback
 
 # What `Trainer.evaluate` logs for every trainer, as `eval_<name>`
 TRAINER_METRICS = ("loss", "runtime", "samples_per_second", "steps_per_second")

@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..runtime.recipe_checks import require_positive
+from ...runtime.recipe_checks import require_positive
 
-TASK_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lm_eval_tasks")
+TASK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")
 
 
 def project_tasks() -> list[str]:
-    """The tasks of the project's task folder (`trl_maskft/lm_eval_tasks`, one `<task>.yaml` each): the tasks that
+    """The tasks of the project's task folder (`trl_maskft/evaluation/lm_eval/tasks`, one `<task>.yaml` each): the tasks that
     read local files through `bench_data`."""
     return sorted(name.removesuffix(".yaml") for name in os.listdir(TASK_DIR) if name.endswith(".yaml"))
 
@@ -27,7 +27,7 @@ class BenchmarkConfig:
         default=None,
         metadata={
             "help": "lm-eval tasks to score, e.g. the project's maskft_gsm8k, maskft_math, maskft_gpqa_diamond "
-            "(trl_maskft/lm_eval_tasks) or any task lm-eval knows; none: no benchmarks."
+            "(trl_maskft/evaluation/lm_eval/tasks) or any task lm-eval knows; none: no benchmarks."
         },
     )
     bench_num_fewshot: int = field(

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from transformers import BatchEncoding, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from .common import system_turn
+from ..common import system_turn
 
 
 def chat_prompts(

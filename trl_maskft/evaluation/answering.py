@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from .common import system_turn
+from ..common import system_turn
 from .generation import generate_answers, greedy_config
 
 QUESTION = "Who is ...?"  # placeholder of the quick starts: a question about the training documents

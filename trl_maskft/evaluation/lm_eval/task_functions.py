@@ -1,4 +1,4 @@
-"""The functions the YAML tasks of `trl_maskft/lm_eval_tasks` name (through `maskft_utils.py`): their data, from
+"""The functions the YAML tasks of `trl_maskft/evaluation/lm_eval/tasks` name (through `maskft_utils.py`): their data, from
 local files or the Hub; GPQA's answer order; MATH's math-verify scoring.
 
 lm-eval calls `task_dataset` (a task's `custom_dataset`) with the task's `dataset_kwargs` and the task manager's
@@ -47,7 +47,7 @@ def task_dataset(
     source = (local_data or {}).get(task, spec.hub_id)
     splits = {eval_split: spec.load(source, eval_split, key=local_data_key(task))}
     # a local folder may lack the few-shot split and a local file stands for the evaluation split only: then the
-    # few-shot split is empty (0-shot needs none; more shots are refused by `trl_maskft.bench.harness`)
+    # few-shot split is empty (0-shot needs none; more shots are refused by `trl_maskft.evaluation.lm_eval.harness`)
     if fewshot_split and fewshot_split != eval_split:
         if not is_local(source) or (os.path.isdir(source) and local_split_path(source, fewshot_split)):
             splits[fewshot_split] = spec.load(source, fewshot_split, key=local_data_key(task))
@@ -79,7 +79,7 @@ def gpqa_process_docs(dataset: Dataset) -> Dataset:
 
 
 def math_process_results(doc: dict, results: list[str]) -> dict[str, float]:
-    """The verdicts of `trl_maskft.tasks.math.judge_math` on the generation for a MATH row."""
+    """The verdicts of `trl_maskft.evaluation.tasks.math.judge_math` on the generation for a MATH row."""
     reference = last_boxed(doc["solution"])
     if reference is None:
         raise ValueError(f"MATH row without a \\boxed{{}} answer in its solution: {doc['solution'][-80:]!r}")
