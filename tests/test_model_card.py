@@ -12,8 +12,8 @@ from trainer_kinds import KINDS, QA_TOKENS
 from trl_maskft.evaluation.model_card import PAPER_ID
 from trl_maskft.evaluation.tasks import GSM8K
 from trl_maskft.evaluation.tasks.callback import TaskEvalCallback
+from trl_maskft.pipeline.run import train_and_report
 from trl_maskft.runtime.run_manifest import write_manifest
-from trl_maskft.scripts.run import train_and_report
 
 
 @pytest.fixture

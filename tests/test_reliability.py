@@ -33,7 +33,7 @@ from tiny import (
 )
 
 from trl_maskft.evaluation.qa_scoring import score_answer
-from trl_maskft.parsing import REMOVED_KEYS
+from trl_maskft.pipeline.recipe_parser import REMOVED_KEYS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = [

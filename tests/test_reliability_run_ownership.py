@@ -64,7 +64,7 @@ def no_model_loading(monkeypatch):
     def build_trainer(*args, **kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("trl_maskft.scripts.run.build_trainer", build_trainer)
+    monkeypatch.setattr("trl_maskft.pipeline.run.build_trainer", build_trainer)
 
 
 # Case 1: the user's own files in `output_dir`
@@ -211,7 +211,7 @@ def test_a_resumed_run_keeps_its_record_and_never_replaces_the_users_files(recip
         raise RuntimeError("killed")
 
     with monkeypatch.context() as patch:  # the run ends after its checkpoints, before its model is saved
-        patch.setattr("trl_maskft.scripts.run.save_run", killed)
+        patch.setattr("trl_maskft.pipeline.run.save_run", killed)
         with pytest.raises(RuntimeError, match="killed"):
             masked_sft("--config", path)
     assert {"checkpoint-1/", "checkpoint-2/"} <= read_manifest(str(out)) and not (out / "config.json").exists()

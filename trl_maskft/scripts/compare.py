@@ -24,7 +24,7 @@ import time
 from tqdm.auto import tqdm
 
 from ..evaluation.reporting import comparison_report, plot_rouge1, write_metrics_csv
-from ..parsing import unknown_key_hint
+from ..pipeline.recipe_parser import unknown_key_hint
 from ..runtime.recipe_checks import bullet_list
 
 ARMS = ("sft", "masked_sft", "diffusion_sft", "paraphrase_sft")

@@ -18,10 +18,10 @@ from ..diffusion_sft.answerer import DiffusionAnswerer
 from ..diffusion_sft.config import DiffusionSFTConfig
 from ..diffusion_sft.sampler import REMASKING
 from ..diffusion_sft.trainer import DiffusionSFTTrainer
-from ..parsing import RecipeParser
-from .arguments import KnowledgeScriptArguments
-from .inputs import load_knowledge
-from .run import knowledge_evaluation, recipe_path, train_and_report
+from ..pipeline.arguments import KnowledgeScriptArguments
+from ..pipeline.inputs import load_knowledge
+from ..pipeline.recipe_parser import RecipeParser
+from ..pipeline.run import knowledge_evaluation, recipe_path, train_and_report
 
 
 @dataclass

@@ -18,10 +18,10 @@ from ..data.corpus import CorpusArguments
 from ..evaluation.lm_eval import BenchmarkConfig
 from ..masked_sft.config import MaskedSFTConfig
 from ..masked_sft.trainer import MaskedSFTTrainer
-from ..parsing import RecipeParser
-from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
-from .inputs import load_training_data
-from .run import knowledge_evaluation, recipe_path, train_and_report, train_task
+from ..pipeline.arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
+from ..pipeline.inputs import load_training_data
+from ..pipeline.recipe_parser import RecipeParser
+from ..pipeline.run import knowledge_evaluation, recipe_path, train_and_report, train_task
 
 
 def make_parser() -> RecipeParser:

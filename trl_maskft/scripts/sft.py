@@ -20,11 +20,11 @@ from ..data.baseline_rows import baseline_rows
 from ..data.corpus import Corpus, CorpusArguments
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
 from ..evaluation.lm_eval import BenchmarkConfig
-from ..parsing import RecipeParser
+from ..pipeline.arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
+from ..pipeline.inputs import load_knowledge, load_tokenizer, load_training_data
+from ..pipeline.recipe_parser import RecipeParser
+from ..pipeline.run import knowledge_evaluation, recipe_path, train_and_report, train_task
 from ..training.chunking import validate_chunk_length
-from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
-from .inputs import load_knowledge, load_tokenizer, load_training_data
-from .run import knowledge_evaluation, recipe_path, train_and_report, train_task
 
 
 @dataclass

@@ -16,9 +16,9 @@ from collections.abc import Iterable
 import yaml
 from trl import ModelConfig, TrlParser
 
-from .runtime.precision import precision_line_deferred
-from .runtime.recipe_checks import bullet_list
-from .runtime.text_files import text_lines
+from ..runtime.precision import precision_line_deferred
+from ..runtime.recipe_checks import bullet_list
+from ..runtime.text_files import text_lines
 
 # Keys of older transformers / TRL versions and the key that replaced them
 RENAMED_KEYS = {
