@@ -1,4 +1,5 @@
-"""Configuration of the autoregressive baselines (plain, paraphrase and reverse SFT), trained by TRL's `SFTTrainer`."""
+"""Configuration of the autoregressive baselines (plain, paraphrase and reverse SFT), trained by
+`BaselineSFTTrainer`."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ batches, attention chat by chat (`trl_maskft.training.packing.prepare_padding_fr
 
 from __future__ import annotations
 
+import warnings
+
 from trl import SFTTrainer
 
 from ..runtime.safe_checkpoints import SafeCheckpointsMixin
@@ -12,7 +14,7 @@ from ..training.selected_logits import SelectedLogitsLossMixin
 from ..training.truncation_counting import TruncationCountingMixin
 
 
-class SFTBaselineTrainer(SafeCheckpointsMixin, TruncationCountingMixin, SelectedLogitsLossMixin, SFTTrainer):
+class BaselineSFTTrainer(SafeCheckpointsMixin, TruncationCountingMixin, SelectedLogitsLossMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] whose checkpoints are complete or refused, whose runs stop with a checkpoint on SIGTERM
     (see `SafeCheckpointsMixin`), and whose preparation counts and logs what `max_length` cuts (`data_reports`): the
     trainer of the plain SFT, paraphrase SFT and reverse-training
@@ -22,3 +24,15 @@ class SFTBaselineTrainer(SafeCheckpointsMixin, TruncationCountingMixin, Selected
         super().__init__(*args, **kwargs)
         if self.args.padding_free:  # also set by TRL for `packing` with the `bfd` strategy
             prepare_padding_free_model(self.model)
+
+
+def __getattr__(name: str):
+    if name == "SFTBaselineTrainer":  # the name of trl-maskft 0.1, kept for one release
+        warnings.warn(
+            "`SFTBaselineTrainer` is now `BaselineSFTTrainer` (`from trl_maskft import BaselineSFTTrainer`); the old "
+            "name will be removed in the next release of trl-maskft.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return BaselineSFTTrainer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -58,7 +58,7 @@ def baseline_rows(
     split: str = "train",
 ) -> tuple[Dataset | IterableDataset, DataReport | None]:
     """The baseline's rows of `dataset` (see the module's doc), and with `chunk_length` the report of the chunking
-    (None without: `SFTBaselineTrainer` reports what `max_length` cuts)."""
+    (None without: `BaselineSFTTrainer` reports what `max_length` cuts)."""
     streamed = isinstance(dataset, IterableDataset)
     columns = column_names(dataset)
     kwargs = {} if streamed else {"num_proc": num_proc}

@@ -1,5 +1,5 @@
-"""Answers of a masked-diffusion model for evaluation: `DiffusionAnswerer`, the `Answerer` (`trl_maskft.evaluation.answering`)
-that samples with `diffusion_generate` (`trl_maskft.diffusion_sft.sampler`)."""
+"""Answers of a masked-diffusion model for evaluation: `DiffusionAnswerer`, the `Answerer`
+(`trl_maskft.evaluation.answering`) that samples with `diffusion_generate` (`trl_maskft.diffusion_sft.sampler`)."""
 
 from __future__ import annotations
 

@@ -21,9 +21,9 @@ class DiffusionSFTConfig(RunConfigMixin, SFTConfig):
     (bidirectional) context, each weighted by 1 / p. The prompt is never masked: for `messages` data the trainer turns
     on `assistant_only_loss`. See `docs/diffusion.md`.
 
-    Precision comes from the hardware (`trl_maskft.runtime.precision`): on a CPU, bf16 autocast only where `bf16: true` asks
-    for it (with a warning where the CPU has no native bf16 matmuls) and `fp16` refused; accelerator runs keep TRL's
-    default (bf16 unless `fp16`). The run prints the precision it chose.
+    Precision comes from the hardware (`trl_maskft.runtime.precision`): on a CPU, bf16 autocast only where `bf16: true`
+    asks for it (with a warning where the CPU has no native bf16 matmuls) and `fp16` refused; accelerator runs keep
+    TRL's default (bf16 unless `fp16`). The run prints the precision it chose.
 
     Parameters:
         mask_token (`str`, *optional*):

@@ -3,7 +3,8 @@
 An answerer is called as ``answerer(model, tokenizer, prompts, synced_gpus=False) -> answers`` on rendered chat prompts
 and describes itself for a model card (`quick_start`), so the settings of a run's evaluation travel as one object from
 the recipe to the callback and to the card. `GreedyAnswerer` generates autoregressively with one
-`transformers.GenerationConfig`; `DiffusionAnswerer` samples a masked-diffusion model (`trl_maskft.diffusion_sft.sampler`).
+`transformers.GenerationConfig`; `DiffusionAnswerer` samples a masked-diffusion model
+(`trl_maskft.diffusion_sft.sampler`).
 """
 
 from __future__ import annotations

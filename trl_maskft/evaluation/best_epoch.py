@@ -1,11 +1,12 @@
 """The best evaluated QA epoch of a run, reported and (with `keep_weights`) kept as the saved model.
 
 `BestEpochCallback` watches a `QAEvalCallback`. After every QA evaluation that improves the selection metric
-(`trl_maskft.evaluation.selection`), it asks the Trainer to save a checkpoint there, and only there, and marks it as the best
-(`state.best_model_checkpoint`), so that `save_total_limit` never deletes it; at the end of training it loads that
-checkpoint with the Trainer's own loader of best checkpoints (DDP, FSDP, DeepSpeed and PEFT alike), so the model the
-run saves and pushes is the best epoch's. A new best at the last step is not saved: the final weights are that epoch's.
-The checkpoints are full ones, so a run can also be resumed from them (the best is restored with the Trainer state).
+(`trl_maskft.evaluation.selection`), it asks the Trainer to save a checkpoint there, and only there, and marks it as
+the best (`state.best_model_checkpoint`), so that `save_total_limit` never deletes it; at the end of training it loads
+that checkpoint with the Trainer's own loader of best checkpoints (DDP, FSDP, DeepSpeed and PEFT alike), so the model
+the run saves and pushes is the best epoch's. A new best at the last step is not saved: the final weights are that
+epoch's. The checkpoints are full ones, so a run can also be resumed from them (the best is restored with the Trainer
+state).
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ class MaskedSFTConfig(RunConfigMixin, SFTConfig):
     followed by the original document. For prompt/completion data the completion is masked inside
     ``Question:\n{prompt}\nAnswer:\n{masked}``. Masks are drawn afresh at every step.
 
-    Precision comes from the hardware (`trl_maskft.runtime.precision`): on a CPU, bf16 autocast only where `bf16: true` asks
-    for it (with a warning where the CPU has no native bf16 matmuls) and `fp16` refused; accelerator runs keep TRL's
-    default (bf16 unless `fp16`). The run prints the precision it chose.
+    Precision comes from the hardware (`trl_maskft.runtime.precision`): on a CPU, bf16 autocast only where `bf16: true`
+    asks for it (with a warning where the CPU has no native bf16 matmuls) and `fp16` refused; accelerator runs keep
+    TRL's default (bf16 unless `fp16`). The run prints the precision it chose.
 
     Parameters:
         mask_token (`str`, *optional*, defaults to `"[]"`):

@@ -1,1 +1,2 @@
-"""runtime"""
+"""Run safety and environment: checkpoints, preemption, the run folder and its lock and record, sharding, precision,
+recipe checks and the Hub. Imports no method."""

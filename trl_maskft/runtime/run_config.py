@@ -1,7 +1,7 @@
 """`RunConfigMixin`: what every trainer config of the scripts shares beside TRL's `SFTConfig`: the precision chosen
-from the hardware (`trl_maskft.runtime.precision.PrecisionMixin`), a `ddp_timeout` that ends a multi-process run with a stuck
-process in minutes (`trl_maskft.runtime.distributed_defaults`), a training length of at least one step, and the recipe
-keys a resumed run may change (`resume_allow_changes`, see `trl_maskft.runtime.resume_recipe`)."""
+from the hardware (`trl_maskft.runtime.precision.PrecisionMixin`), a `ddp_timeout` that ends a multi-process run with a
+stuck process in minutes (`trl_maskft.runtime.distributed_defaults`), a training length of at least one step, and the
+recipe keys a resumed run may change (`resume_allow_changes`, see `trl_maskft.runtime.resume_recipe`)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """One run at a time in an `output_dir`: a lock file naming its owner (host and process id).
 
 A run's main process takes the lock before it writes anything and releases it when the run ends, also on an error or
-a SIGTERM (`trl_maskft.runtime.preemption` ends the run with an exception). A lock whose owner process is gone (a run killed
-with SIGKILL, or by a SIGTERM before training) is stale: on the owner's host it is detected and replaced; on another
-host the message says how to clear it.
+a SIGTERM (`trl_maskft.runtime.preemption` ends the run with an exception). A lock whose owner process is gone (a run
+killed with SIGKILL, or by a SIGTERM before training) is stale: on the owner's host it is detected and replaced; on
+another host the message says how to clear it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What a run wrote: the record (manifest) of every file and folder a run created in its `output_dir`.
 
-A run holds the lock of its `output_dir` (`trl_maskft.runtime.run_lock`), so it is the only writer there: what appears in
-the folder while it runs is the run's, whichever library wrote it (the Trainer's checkpoints, `save_model`, the
+A run holds the lock of its `output_dir` (`trl_maskft.runtime.run_lock`), so it is the only writer there: what appears
+in the folder while it runs is the run's, whichever library wrote it (the Trainer's checkpoints, `save_model`, the
 tokenizer, the model card, TensorBoard's `runs/`, the QA files). `RunRecord` lists the folder as the run goes on (at
 the start of training, after each save, epoch and evaluation, and when the run ends, also on an error) and records
 every path but those that were there before and were not the run's. `overwrite_run` deletes what this record lists,

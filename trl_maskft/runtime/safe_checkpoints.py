@@ -2,7 +2,7 @@
 a complete checkpoint only (`resume_from_checkpoint: last` picks the newest complete one), and a SIGTERM or Ctrl-C
 stops training with a complete checkpoint (`trl_maskft.runtime.preemption`).
 
-Mixed into every trainer the scripts build (`MaskedSFTTrainer`, `DiffusionSFTTrainer`, `SFTBaselineTrainer`):
+Mixed into every trainer the scripts build (`MaskedSFTTrainer`, `DiffusionSFTTrainer`, `BaselineSFTTrainer`):
 
 ```python
 class MyTrainer(SafeCheckpointsMixin, SFTTrainer): ...
@@ -29,8 +29,9 @@ from .resume_recipe import RECIPE_FILE, STATE_STEP_KEYS, apply_learning_rate, ch
 class SafeCheckpointsMixin:
     """Mixin for a `transformers.Trainer` subclass (put it before the Trainer class in the bases).
 
-    - `train(resume_from_checkpoint=...)` checks the checkpoint first (`trl_maskft.runtime.checkpoints.resolve_resume`): an
-      incomplete or damaged one is refused, naming what is missing and the last complete checkpoint; `True`,
+    - `train(resume_from_checkpoint=...)` checks the checkpoint first
+    (`trl_maskft.runtime.checkpoints.resolve_resume`):
+      an incomplete or damaged one is refused, naming what is missing and the last complete checkpoint; `True`,
       "true" or "last" resume from the newest complete checkpoint in `output_dir`.
     - Every process writes its files of a checkpoint into `output_dir/_checkpoint-staging/checkpoint-<step>`; once
       all have, the main process renames it to `output_dir/checkpoint-<step>`, so a kill during a save leaves no

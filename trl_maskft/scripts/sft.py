@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from trl import ModelConfig
 
 from ..baselines.config import BaselineSFTConfig
-from ..baselines.trainer import SFTBaselineTrainer
+from ..baselines.trainer import BaselineSFTTrainer
 from ..data.baseline_rows import baseline_rows
 from ..data.corpus import Corpus, CorpusArguments
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None):
                 f"`task: {task_args.task}` runs are regular SFT: leave the baseline arguments at their defaults."
             )
         return train_task(
-            SFTBaselineTrainer, task_args, script_args, training_args, model_args,
+            BaselineSFTTrainer, task_args, script_args, training_args, model_args,
             conversational=True, recipe=recipe, method=method, benchmark=bench, arguments=parsed,
         )  # fmt: skip
     text_field = training_args.dataset_text_field
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None):
     else:
         data = baseline_data(script_args, corpus_args, training_args, model_args, baseline_args)
     return train_and_report(
-        SFTBaselineTrainer,
+        BaselineSFTTrainer,
         training_args,
         model_args,
         data.train,

@@ -2,9 +2,9 @@
 
 `chunk_length` (the paper's continued pretraining: 512) splits every document into chunks of at most that many
 tokens, in order, each its own training example, so that no token is cut. The masks of an example are keyed on its
-`idx` (`trl_maskft.masked_sft.masking.example_rng`): a map-style dataset's row (`row_key`, one key per chunk), or for a stream,
-whose rows have no stable number across ranks, dataloader workers and resumes, a hash of its document's tokens and
-its chunk number (`content_key`).
+`idx` (`trl_maskft.masked_sft.masking.example_rng`): a map-style dataset's row (`row_key`, one key per chunk), or for a
+stream, whose rows have no stable number across ranks, dataloader workers and resumes, a hash of its document's tokens
+and its chunk number (`content_key`).
 """
 
 from __future__ import annotations

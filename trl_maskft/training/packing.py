@@ -12,8 +12,8 @@ The attention of a padding-free row stays within each chat because the model der
 from ``position_ids`` that restart at 0 for every chat (transformers' ``masking_utils`` does this for SDPA, eager and
 flex attention when no attention mask is given; flash-attention reads the chat boundaries from ``cu_seq_lens_*``).
 ``prepare_padding_free_model`` refuses models for which that does not hold, and moves an ``sdpa`` model to
-``sdpa_segments`` (`trl_maskft.training.segment_attention`): the same attention, computed chat by chat instead of over the
-whole row.
+``sdpa_segments`` (`trl_maskft.training.segment_attention`): the same attention, computed chat by chat instead of over
+the whole row.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 preparation say so. It tokenizes without `max_length`, counts the rows longer than `max_length` and the tokens beyond
 it (a `DataReport`, logged and kept in `trainer.data_reports`), then lets TRL truncate (or pack) the tokenized rows as
 it always does. The baselines' trainer,
-`trl_maskft.baselines.trainer.SFTBaselineTrainer`, has the mixin."""
+`trl_maskft.baselines.trainer.BaselineSFTTrainer`, has the mixin."""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ class BenchmarkCallback(ScheduledEvalCallback):
 
     The tasks and their data are loaded and checked when the callback is made (before training). Every process runs
     lm-eval: the questions are shared out across processes, every process takes part in the forward passes (so
-    FSDP/ZeRO-3 work), and the metrics are the same on all (`trl_maskft.evaluation.lm_eval.harness`). A PEFT model is scored with
-    its adapter. Per-sample records go to `<output_dir>/bench_generations/epoch_<k>.jsonl`, the rows to
+    FSDP/ZeRO-3 work), and the metrics are the same on all (`trl_maskft.evaluation.lm_eval.harness`). A PEFT model is
+    scored with its adapter. Per-sample records go to `<output_dir>/bench_generations/epoch_<k>.jsonl`, the rows to
     `bench_metrics.jsonl`; the schedule, resuming and `metric_for_best_model` (e.g.
     `eval_bench_maskft_gsm8k_exact_match_flexible_extract`) are those of `ScheduledEvalCallback`.
     """

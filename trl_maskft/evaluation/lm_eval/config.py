@@ -13,8 +13,8 @@ TASK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")
 
 
 def project_tasks() -> list[str]:
-    """The tasks of the project's task folder (`trl_maskft/evaluation/lm_eval/tasks`, one `<task>.yaml` each): the tasks that
-    read local files through `bench_data`."""
+    """The tasks of the project's task folder (`trl_maskft/evaluation/lm_eval/tasks`, one `<task>.yaml` each): the
+    tasks that read local files through `bench_data`."""
     return sorted(name.removesuffix(".yaml") for name in os.listdir(TASK_DIR) if name.endswith(".yaml"))
 
 

@@ -1,12 +1,12 @@
 """lm-evaluation-harness on a model in memory: the tasks of a `BenchmarkConfig`, loaded and checked once, scored with
 `lm_eval.simple_evaluate` as `bench_<task>_<metric>[_<filter>]` metrics and per-sample records.
 
-Import it through `trl_maskft.evaluation.extras.require_eval("trl_maskft.evaluation.lm_eval.harness")` (it needs the `eval` extra).
-On several processes the questions are shared out: each process answers every N-th question (lm-eval's own data
-parallelism, through the trainer's accelerator), lm-eval pads the shorter shares so that every process runs the same
-number of batches, and the metrics, computed on the main process, are broadcast to all. With sharded parameters
-(FSDP, ZeRO-3) every process takes part in every forward pass: generation runs with `synced_gpus` and log-likelihood
-requests are batched without lm-eval's context grouping, so the batches line up across processes.
+Import it through `trl_maskft.evaluation.extras.require_eval("trl_maskft.evaluation.lm_eval.harness")` (it needs the
+`eval` extra). On several processes the questions are shared out: each process answers every N-th question (lm-eval's
+own data parallelism, through the trainer's accelerator), lm-eval pads the shorter shares so that every process runs
+the same number of batches, and the metrics, computed on the main process, are broadcast to all. With sharded
+parameters (FSDP, ZeRO-3) every process takes part in every forward pass: generation runs with `synced_gpus` and
+log-likelihood requests are batched without lm-eval's context grouping, so the batches line up across processes.
 """
 
 from __future__ import annotations

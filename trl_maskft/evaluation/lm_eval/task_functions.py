@@ -1,5 +1,5 @@
-"""The functions the YAML tasks of `trl_maskft/evaluation/lm_eval/tasks` name (through `maskft_utils.py`): their data, from
-local files or the Hub; GPQA's answer order; MATH's math-verify scoring.
+"""The functions the YAML tasks of `trl_maskft/evaluation/lm_eval/tasks` name (through `maskft_utils.py`): their data,
+from local files or the Hub; GPQA's answer order; MATH's math-verify scoring.
 
 lm-eval calls `task_dataset` (a task's `custom_dataset`) with the task's `dataset_kwargs` and the task manager's
 metadata, whose `local_data` maps task names to local sources (recipes: `bench_data`; the `lm_eval` command:

@@ -33,7 +33,8 @@ def load_math(
     source: str = HUB_ID, split: str = "train", config: str | None = None, max_samples: int | None = None
 ) -> Dataset:
     """The first `max_samples` (default: all) rows of a MATH split as `prompt`/`completion` strings, from a folder of
-    `<split>.jsonl` files or a Hub dataset with `problem` and `solution` columns (`trl_maskft.evaluation.tasks.loading`)."""
+    `<split>.jsonl` files or a Hub dataset with `problem` and `solution` columns
+    (`trl_maskft.evaluation.tasks.loading`)."""
     return prompt_completion(MATH_DATA.load(source, split, config), "problem", "solution", max_samples)
 
 
