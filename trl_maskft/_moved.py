@@ -2,8 +2,9 @@
 
 Importing an old path (`trl_maskft.masked_sft_trainer`, `trl_maskft.metrics`, `trl_maskft.bench.harness`, ...) emits a
 `FutureWarning` naming the new path and gives the very module of the new path (the same objects, so that patching
-either name patches both). The old paths are aliases found by `MovedModuleFinder`, not files; remove this module, and
-its `install()` in `trl_maskft/__init__.py`, in the next release.
+either name patches both); the few old modules whose names went to several new ones (`MOVED_NAMES`) give a module
+that finds each name where it went. The old paths are aliases found by `MovedModuleFinder`, not files; remove this
+module, and its `install()` in `trl_maskft/__init__.py`, in the next release.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
+import types
 import warnings
 
 # old path -> new path, both under `trl_maskft.`; a submodule of an old package path moves with it
@@ -74,6 +76,16 @@ MOVED = {
     "truncation_counting": "training.truncation_counting",
 }
 
+# names that left their 0.1 module for a module of their own folder: old path -> {name: new module}
+MOVED_NAMES = {
+    "answering": {"DiffusionAnswerer": "diffusion_sft.answerer"},
+    "diffusion": {"accepts_logits_to_keep": "training.selected_logits"},
+    "formatting": {"IGNORE_INDEX": "common", "resolve_mask_token_id": "training.mask_token", "system_turn": "common"},
+    "masked_sft_trainer": {"PAPER": "common"},
+    "masking": {"EVAL_STREAM": "common", "TRAIN_STREAM": "common"},
+    "parsing": {"bullet_list": "runtime.recipe_checks"},
+}
+
 
 def new_path(name: str) -> str | None:
     """The new full module path of the old full path `name` (None when `name` did not move)."""
@@ -97,10 +109,26 @@ class _AliasLoader(importlib.abc.Loader):
             FutureWarning,
             stacklevel=2,
         )
-        return importlib.import_module(self.new)
+        module = importlib.import_module(self.new)
+        names = MOVED_NAMES.get(spec.name.removeprefix("trl_maskft."))
+        return module if names is None else _WithMovedNames(spec.name, module, names)
 
     def exec_module(self, module):
         pass  # the module of the new path is imported already
+
+
+class _WithMovedNames(types.ModuleType):
+    """An old module whose names are now in several modules: the names of the new module, and `names` (name -> new
+    module) from theirs."""
+
+    def __init__(self, name: str, module: types.ModuleType, names: dict[str, str]):
+        super().__init__(name, module.__doc__)
+        self._module, self._names = module, names
+
+    def __getattr__(self, name: str):
+        if name in self._names:
+            return getattr(importlib.import_module(f"trl_maskft.{self._names[name]}"), name)
+        return getattr(self._module, name)
 
 
 class MovedModuleFinder(importlib.abc.MetaPathFinder):
