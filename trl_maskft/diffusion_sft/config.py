@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from trl import SFTConfig
 
 from ..runtime.run_config import RunConfigMixin
+from ..training.mask_token import MaskTokenConfigMixin
 from .noise import LOSS_NORMALIZATIONS, T_SCOPES
 
 
 @dataclass
-class DiffusionSFTConfig(RunConfigMixin, SFTConfig):
+class DiffusionSFTConfig(RunConfigMixin, MaskTokenConfigMixin, SFTConfig):
     r"""
     Configuration class for the [`DiffusionSFTTrainer`]: masked-diffusion SFT as in LLaDA (arXiv 2502.09992).
 
@@ -67,14 +68,6 @@ class DiffusionSFTConfig(RunConfigMixin, SFTConfig):
             where that matters.
     """
 
-    mask_token: str | None = field(default=None, metadata={"help": "Mask string; must be exactly one token."})
-    mask_token_id: int | None = field(
-        default=None, metadata={"help": "Mask token id; takes precedence over `mask_token` (LLaDA: 126336)."}
-    )
-    allow_mask_token_in_data: bool = field(
-        default=False,
-        metadata={"help": "Train although the mask token occurs in the tokenized data (warned; an error by default)."},
-    )
     add_mask_token: bool = field(
         default=False, metadata={"help": "Add `mask_token` as a special token and resize the embeddings if needed."}
     )

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from datasets import Dataset, IterableDataset
-from transformers import AutoConfig, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoConfig, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.dynamic_module_utils import get_class_from_dynamic_module
 from trl import SFTTrainer
 from trl.chat_template_utils import get_training_chat_template
-from trl.trainer.utils import get_config_model_id
 
 from ..common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
 from ..common import PAPER as MASKED_SFT_PAPER
@@ -17,6 +16,7 @@ from ..evaluation.model_card import MethodModelCardMixin
 from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, named_splits, resolve_mask_token_id
 from ..training.selected_logits import accepts_logits_to_keep
+from ..training.tokenizer import training_tokenizer
 from ..training.truncation_counting import TruncationCountingMixin
 from .answerer import DiffusionAnswerer
 from .config import DiffusionSFTConfig
@@ -136,11 +136,7 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, Truncation
             raise TypeError(f"`args` must be a DiffusionSFTConfig, got {type(args).__name__}.")
         if kwargs.get("compute_loss_func") is not None:
             raise ValueError("DiffusionSFTTrainer computes its own loss; do not pass `compute_loss_func`.")
-        if processing_class is None:
-            source = model if isinstance(model, str) else get_config_model_id(model.config)
-            processing_class = AutoTokenizer.from_pretrained(source, trust_remote_code=args.trust_remote_code)
-        if processing_class.pad_token is None:
-            processing_class.pad_token = processing_class.eos_token
+        processing_class = training_tokenizer(model, processing_class, args.trust_remote_code)
         if has_messages(train_dataset, eval_dataset):
             check_assistant_masks(processing_class)
             args.assistant_only_loss = True

@@ -16,7 +16,8 @@ import os
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .qa_callback import QAEvalCallback, epoch_label
+from .qa_callback import QAEvalCallback
+from .scheduled import epoch_label
 from .selection import best_epoch, describe_best, resolve_metric, with_means
 
 

@@ -15,22 +15,9 @@ from .qa_scoring import aggregate_scores, check_qa_score, score_answer
 from .reporting import history_table
 from .scheduled import (
     ScheduledEvalCallback,
-    epoch_label,
     evaluation_model,
-    logged_history,
-    names_metric,
     params_sharded,
 )
-
-
-def qa_history(log_history: Sequence[dict]) -> list[dict]:
-    """The rows `QAEvalCallback` logged (``{"epoch", "qa_*": ...}``), in order, from a trainer's `log_history`."""
-    return logged_history(log_history, "qa")
-
-
-def is_qa_metric(metric: str | None) -> bool:
-    """Whether `metric_for_best_model` names a metric of `QAEvalCallback` (`[eval_]qa_*`)."""
-    return names_metric(metric, "qa")
 
 
 def drop_padding(per_rank: Sequence[Sequence], num_items: int) -> list:
@@ -78,6 +65,8 @@ class QAEvalCallback(ScheduledEvalCallback):
     Subclasses score other tasks by overriding `score`, `summary` and `title` (see `trl_maskft.evaluation.tasks`).
     """
 
+    prefix = "qa"
+    schedule_keys = ("qa_eval_every", "qa_eval_epochs")
     title = "QA accuracy (ROUGE-1 recall of the reference, exact containment)"
     nothing_logged = "No QA evaluation was logged."
 
@@ -139,6 +128,3 @@ class QAEvalCallback(ScheduledEvalCallback):
             f"asked by `{type(self).__name__}` in the chat template before training (epoch 0) and after the "
             "evaluated epochs"
         )
-
-
-__all__ = ["QAEvalCallback", "drop_padding", "epoch_label", "is_qa_metric", "qa_history", "score_answers"]

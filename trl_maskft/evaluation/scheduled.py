@@ -84,12 +84,15 @@ class ScheduledEvalCallback(TrainerCallback):
         eval_epochs: evaluate exactly after these epochs instead (0 = before training).
     """
 
-    prefix = "qa"
+    # set by every subclass: the metrics' prefix (`qa`, `bench`) and the recipe keys of its schedule, for messages
+    prefix: str
+    schedule_keys: tuple[str, str]
     title = "Evaluation"
     nothing_logged = "No evaluation was logged."  # the card's evaluation section before any row
-    schedule_keys = ("qa_eval_every", "qa_eval_epochs")  # the recipe keys of the schedule, for error messages
 
     def __init__(self, trainer: Trainer, eval_every: int = 1, eval_epochs: Sequence[int] | None = None):
+        if not hasattr(self, "prefix") or not hasattr(self, "schedule_keys"):
+            raise TypeError(f"{type(self).__name__} must set `prefix` and `schedule_keys` (see `QAEvalCallback`).")
         if eval_every < 1:
             raise ValueError(f"`eval_every` must be a positive number of epochs, got {eval_every}.")
         self.trainer = trainer

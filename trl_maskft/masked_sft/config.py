@@ -8,6 +8,7 @@ from trl import SFTConfig
 
 from ..runtime.run_config import RunConfigMixin
 from ..training.chunking import validate_chunk_length
+from ..training.mask_token import MASK_TOKEN_HELP, MaskTokenConfigMixin
 from ..training.packing import check_packing_options
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
 
@@ -17,7 +18,7 @@ COMPLETION_INSTRUCTION = "Question:\n{prompt}\nAnswer:\n{masked}\nReturn the rec
 
 
 @dataclass
-class MaskedSFTConfig(RunConfigMixin, SFTConfig):
+class MaskedSFTConfig(RunConfigMixin, MaskTokenConfigMixin, SFTConfig):
     r"""
     Configuration class for the [`MaskedSFTTrainer`] (arXiv 2510.09885).
 
@@ -86,14 +87,7 @@ class MaskedSFTConfig(RunConfigMixin, SFTConfig):
       bounds each chat at tokenization (see `chunk_length`).
     """
 
-    mask_token: str | None = field(default="[]", metadata={"help": "Mask string; must be exactly one token."})
-    mask_token_id: int | None = field(
-        default=None, metadata={"help": "Mask token id; takes precedence over `mask_token`."}
-    )
-    allow_mask_token_in_data: bool = field(
-        default=False,
-        metadata={"help": "Train although the mask token occurs in the tokenized data (warned; an error by default)."},
-    )
+    mask_token: str | None = field(default="[]", metadata={"help": MASK_TOKEN_HELP})
     instruction: str | None = field(
         default=None,
         metadata={"help": "User turn template with {masked} (and {prompt} for prompt/completion data)."},

@@ -7,9 +7,8 @@ import math
 from contextlib import contextmanager
 
 from datasets import Dataset
-from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 from trl import SFTTrainer
-from trl.trainer.utils import get_config_model_id
 
 from ..common import EVAL_STREAM, PAPER
 from ..evaluation.model_card import MethodModelCardMixin
@@ -17,6 +16,7 @@ from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, resolve_mask_token_id
 from ..training.packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
 from ..training.selected_logits import SelectedLogitsLossMixin
+from ..training.tokenizer import model_id, training_tokenizer
 from .chats import check_chat_template
 from .collator import DataCollatorForMaskedSFT
 from .config import MaskedSFTConfig
@@ -62,6 +62,19 @@ def _packing_left_to_our_collator(args: MaskedSFTConfig):
         args.packing, args.padding_free = settings
 
 
+def _checked_arguments(model, args: MaskedSFTConfig | None, train_dataset, kwargs: dict) -> MaskedSFTConfig:
+    """`args` (a default `MaskedSFTConfig` named after the model when None), once the arguments are known to fit."""
+    if args is None:
+        args = MaskedSFTConfig(f"{model_id(model).split('/')[-1]}-MaskedSFT")
+    elif not isinstance(args, MaskedSFTConfig):
+        raise TypeError(f"`args` must be a MaskedSFTConfig, got {type(args).__name__}.")
+    if train_dataset is None:
+        raise ValueError("`train_dataset` is required.")
+    if "data_collator" in kwargs:
+        raise ValueError("MaskedSFTTrainer builds its own masking collator; do not pass `data_collator`.")
+    return args
+
+
 class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogitsLossMixin, SFTTrainer):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
@@ -91,60 +104,17 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
         processing_class: PreTrainedTokenizerBase | None = None,
         **kwargs,
     ):
-        if args is None:
-            name = model if isinstance(model, str) else get_config_model_id(model.config)
-            args = MaskedSFTConfig(f"{name.split('/')[-1]}-MaskedSFT")
-        elif not isinstance(args, MaskedSFTConfig):
-            raise TypeError(f"`args` must be a MaskedSFTConfig, got {type(args).__name__}.")
-        if train_dataset is None:
-            raise ValueError("`train_dataset` is required.")
-        if "data_collator" in kwargs:
-            raise ValueError("MaskedSFTTrainer builds its own masking collator; do not pass `data_collator`.")
-        if processing_class is None:
-            source = model if isinstance(model, str) else get_config_model_id(model.config)
-            processing_class = AutoTokenizer.from_pretrained(source, trust_remote_code=args.trust_remote_code)
+        args = _checked_arguments(model, args, train_dataset, kwargs)
+        processing_class = training_tokenizer(model, processing_class, args.trust_remote_code)
         check_chat_template(processing_class)
-        if processing_class.pad_token is None:
-            processing_class.pad_token = processing_class.eos_token
-        mask_token_id = resolve_mask_token_id(processing_class, args.mask_token, args.mask_token_id)
-
+        self.mask_token_id = resolve_mask_token_id(processing_class, args.mask_token, args.mask_token_id)
         kind = data_kind(train_dataset, args.dataset_text_field)
         eval_packing = args.packing if args.eval_packing is None else args.eval_packing
         self.data_reports = []  # what was chunked, cut or lost, per split (logged, printed by the scripts)
-
-        def prepare(dataset, packing, split, label, kind=None):
-            dataset, report = tokenize_for_masking(dataset, processing_class, args, kind, split=split)
-            self.data_reports.append(report)
-            check_mask_token_absent(
-                dataset, processing_class, mask_token_id, args.allow_mask_token_in_data, label, reconstruction=True
-            )
-            return pack_chat_dataset(dataset, args.max_length, args.dataset_num_proc) if packing else dataset
-
-        train_dataset = prepare(train_dataset, args.packing, "train", "training", kind)
-        if isinstance(eval_dataset, dict):
-            eval_dataset = {
-                k: prepare(data, eval_packing, f"eval {k}", f"evaluation {k!r}") for k, data in eval_dataset.items()
-            }
-        elif eval_dataset is not None:
-            eval_dataset = prepare(eval_dataset, eval_packing, "eval", "evaluation")
-        for report in self.data_reports:
-            report.log()
-
-        self.mask_token_id = mask_token_id
-        collator = DataCollatorForMaskedSFT(
-            pad_token_id=processing_class.pad_token_id,
-            mask_token_id=mask_token_id,
-            seed=args.seed,
-            ratio_mode=args.mask_ratio_mode,
-            ratio_scope=args.mask_ratio_scope,
-            ratio_min=args.mask_ratio_min,
-            ratio_max=args.mask_ratio_max,
-            ratio=args.mask_ratio,
-            loss_on=args.loss_on or ("masked" if kind == "completion" else "all"),
-            pad_to_multiple_of=args.pad_to_multiple_of,
-            word_start_ids=word_start_token_ids(processing_class) if args.mask_unit == "word" else None,
-            padding_free=args.padding_free or args.packing,
+        train_dataset, eval_dataset = self._prepare_datasets(
+            train_dataset, eval_dataset, processing_class, args, kind, eval_packing
         )
+        collator = self._masking_collator(processing_class, args, kind)
         # Evaluation masks come from their own stream: the same at every evaluation, unlike any training mask
         self.eval_data_collator = dataclasses.replace(
             collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing
@@ -164,6 +134,51 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
             )
         if self.eval_data_collator.padding_free:
             prepare_padding_free_model(self.model)
+
+    def _prepare_datasets(self, train_dataset, eval_dataset, processing_class, args, kind, eval_packing):
+        """The reconstruction examples of every split, checked for the mask token, packed where asked; their data
+        reports in `data_reports`, logged."""
+
+        def prepare(dataset, packing, split, label, kind=None):
+            dataset, report = tokenize_for_masking(dataset, processing_class, args, kind, split=split)
+            self.data_reports.append(report)
+            check_mask_token_absent(
+                dataset,
+                processing_class,
+                self.mask_token_id,
+                args.allow_mask_token_in_data,
+                label,
+                reconstruction=True,
+            )
+            return pack_chat_dataset(dataset, args.max_length, args.dataset_num_proc) if packing else dataset
+
+        train_dataset = prepare(train_dataset, args.packing, "train", "training", kind)
+        if isinstance(eval_dataset, dict):
+            eval_dataset = {
+                k: prepare(data, eval_packing, f"eval {k}", f"evaluation {k!r}") for k, data in eval_dataset.items()
+            }
+        elif eval_dataset is not None:
+            eval_dataset = prepare(eval_dataset, eval_packing, "eval", "evaluation")
+        for report in self.data_reports:
+            report.log()
+        return train_dataset, eval_dataset
+
+    def _masking_collator(self, processing_class, args: MaskedSFTConfig, kind: str) -> DataCollatorForMaskedSFT:
+        """The training collator: masks drawn afresh at every step, as `args` asks."""
+        return DataCollatorForMaskedSFT(
+            pad_token_id=processing_class.pad_token_id,
+            mask_token_id=self.mask_token_id,
+            seed=args.seed,
+            ratio_mode=args.mask_ratio_mode,
+            ratio_scope=args.mask_ratio_scope,
+            ratio_min=args.mask_ratio_min,
+            ratio_max=args.mask_ratio_max,
+            ratio=args.mask_ratio,
+            loss_on=args.loss_on or ("masked" if kind == "completion" else "all"),
+            pad_to_multiple_of=args.pad_to_multiple_of,
+            word_start_ids=word_start_token_ids(processing_class) if args.mask_unit == "word" else None,
+            padding_free=args.padding_free or args.packing,
+        )
 
     @contextmanager
     def _collating_for_eval(self):

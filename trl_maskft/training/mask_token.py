@@ -19,6 +19,27 @@ logger = logging.getLogger(__name__)
 CONTEXT = 8  # tokens shown on each side of an occurrence
 
 
+MASK_TOKEN_HELP = "Mask string; must be exactly one token."
+
+
+@dataclass
+class MaskTokenConfigMixin:
+    """The mask-token keys every method's config shares (a config with a default `mask_token` redeclares it)."""
+
+    mask_token: str | None = field(default=None, metadata={"help": MASK_TOKEN_HELP})
+    mask_token_id: int | None = field(
+        default=None,
+        metadata={
+            "help": "Mask token id; takes precedence over `mask_token` (e.g. LLaDA: 126336; a reserved Llama-3 "
+            "token: 128013)."
+        },
+    )
+    allow_mask_token_in_data: bool = field(
+        default=False,
+        metadata={"help": "Train although the mask token occurs in the tokenized data (warned; an error by default)."},
+    )
+
+
 def resolve_mask_token_id(
     tokenizer: PreTrainedTokenizerBase, mask_token: str | None, mask_token_id: int | None
 ) -> int:

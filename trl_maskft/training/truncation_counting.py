@@ -1,8 +1,8 @@
 """TRL's `SFTTrainer` cuts every row longer than `max_length` without a word; `TruncationCountingMixin` makes its
 preparation say so. It tokenizes without `max_length`, counts the rows longer than `max_length` and the tokens beyond
 it (a `DataReport`, logged and kept in `trainer.data_reports`), then lets TRL truncate (or pack) the tokenized rows as
-it always does. The baselines' trainer,
-`trl_maskft.baselines.trainer.BaselineSFTTrainer`, has the mixin."""
+it always does. The trainers that leave tokenizing to TRL have the mixin: the baselines' `BaselineSFTTrainer` and
+`DiffusionSFTTrainer` (masked SFT tokenizes its own reconstruction chats and reports what it cut itself)."""
 
 from __future__ import annotations
 
