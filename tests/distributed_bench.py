@@ -9,6 +9,7 @@ import sys
 
 from accelerate.utils import gather_object
 from datasets import Dataset
+from launched import run_and_exit
 from tiny import CPU_RECIPE_KEYS, make_tiny_tokenizer
 from trainer_kinds import talkative_model
 
@@ -45,4 +46,4 @@ def main(out_dir: str, gsm8k_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    run_and_exit(main, sys.argv[1], sys.argv[2])

@@ -6,6 +6,7 @@ import sys
 import torch.distributed as dist
 from accelerate.utils import gather_object
 from datasets import Dataset
+from launched import run_and_exit
 from tiny import make_tiny_tokenizer
 from trainer_kinds import ITEMS, talkative_model
 
@@ -32,4 +33,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_and_exit(main, sys.argv[1])

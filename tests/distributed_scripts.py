@@ -3,9 +3,11 @@
 `RUNS_JSON` holds `{"out_dir": ..., "runs": [{"name", "kind", "args", "env"}, ...]}`. Each run calls the `main` of
 `trl_maskft.scripts.<kind>` with `args` and `--output_dir <out_dir>/<name>`, after setting the variables of `env` in
 the environment (those set to null are removed: e.g. without `ACCELERATE_USE_FSDP`, an FSDP launch is DDP over
-gloo); a run with `"refused": true` must raise a `ValueError`, whose message is kept. Rank 0 writes
-`<out_dir>/results.json`: per run, the distributed type, the step losses, the QA history and every rank's view of one
-decoder weight (class, FSDP placements, shape and its local values: the DTensor's shard or ZeRO-3's partition).
+gloo); a run with `"refused": true` must raise a `ValueError`, whose message each rank keeps in
+`<out_dir>/<name>.refused.<rank>` (such a run is launched alone: its processes may share no process group). Rank 0
+writes `<out_dir>/results.json`: per run, the distributed type, the step losses, the QA history and every rank's view
+of one decoder weight (class, FSDP placements, shape and its local values: the DTensor's shard or ZeRO-3's
+partition).
 
 The runs share one process group: `Trainer.end`, which destroys it at the end of every script, is deferred to the end.
 """
@@ -17,6 +19,7 @@ import sys
 
 import torch.distributed as dist
 from accelerate.utils import gather_object
+from launched import run_and_exit
 from transformers import Trainer
 
 Trainer.end = lambda self: None  # keep the process group for the next run
@@ -40,10 +43,10 @@ def run(kind: str, out_dir: str, name: str, args: list[str], env: dict, refused:
     if refused:  # the script must refuse the launch: its message on every rank
         try:
             script.main(argv)
-        except ValueError as error:  # accelerate sees one process here: gather over the process group itself
-            messages = [None] * dist.get_world_size()
-            dist.all_gather_object(messages, str(error))
-            return {"refused": messages}
+        except ValueError as error:
+            with open(os.path.join(out_dir, f"{name.replace('/', '_')}.refused.{os.environ['RANK']}"), "w") as f:
+                f.write(str(error))
+            return {"refused": True}
         raise AssertionError(f"{name} was not refused")
     qa = script.main(argv)
     trainer = qa.trainer
@@ -66,11 +69,12 @@ def main(runs_json: str) -> None:
     with open(runs_json) as f:
         spec = json.load(f)
     results = {run_spec["name"]: run(out_dir=spec["out_dir"], **run_spec) for run_spec in spec["runs"]}
-    if dist.get_rank() == 0:
+    if os.environ["RANK"] == "0":
         with open(os.path.join(spec["out_dir"], "results.json"), "w") as f:
-            json.dump({"world_size": dist.get_world_size(), "results": results}, f)
-    dist.destroy_process_group()
+            json.dump({"world_size": int(os.environ["WORLD_SIZE"]), "results": results}, f)
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_and_exit(main, sys.argv[1])

@@ -12,6 +12,7 @@ import sys
 
 import torch.distributed as dist
 from accelerate.utils import gather_object
+from launched import run_and_exit
 from tiny import make_tiny_tokenizer
 from trainer_kinds import DOCS, ITEMS, KINDS, losses, make_trainer, talkative_model
 
@@ -45,4 +46,4 @@ def main(out_dir: str, kinds: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    run_and_exit(main, sys.argv[1], sys.argv[2:])

@@ -17,6 +17,7 @@ import time
 
 import torch
 import torch.distributed as dist
+from launched import run_and_exit
 from trainer_kinds import make_trainer
 from transformers import TrainerCallback
 
@@ -100,4 +101,4 @@ def main(out_dir: str, mode: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    run_and_exit(main, sys.argv[1], sys.argv[2])

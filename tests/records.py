@@ -27,6 +27,8 @@ def is_number(value) -> bool:
 
 
 def values_match(got, want, rel: float) -> bool:
+    if isinstance(got, bool) or isinstance(want, bool):  # True is no 1.0
+        return type(got) is type(want) and got == want
     if is_number(want) and is_number(got):
         return math.isclose(got, want, rel_tol=rel, abs_tol=1e-12)
     return got == want

@@ -98,7 +98,7 @@ def script_run(recipes, kind: str, name: str, *args: str, **env) -> dict:
 def fsdp(recipes, tmp_path_factory):
     """Every script under `cpu_fsdp2.yaml` (one launch): FSDP2 (`fsdp`), DDP (`ddp`: the same launch without
     `ACCELERATE_USE_FSDP`, as `cpu_ddp2.yaml` runs), FSDP2 resumed from `fsdp/checkpoint-2` (`resume`); for masked
-    SFT also with sharded checkpoints (`sharded`, `sharded_resume`) and with `use_cpu: false` (`not_joined`)."""
+    SFT also with sharded checkpoints (`sharded`, `sharded_resume`)."""
     out = tmp_path_factory.mktemp("fsdp")
     on, off, full = {"ACCELERATE_USE_FSDP": "true"}, {"ACCELERATE_USE_FSDP": None}, "FULL_STATE_DICT"
     runs = []
@@ -114,8 +114,6 @@ def fsdp(recipes, tmp_path_factory):
     runs += [
         script_run(recipes, SCRIPTS[0], "sharded", **sharded),
         script_run(recipes, SCRIPTS[0], "sharded_resume", *resume, "--save_strategy", "no", **sharded),
-        # without GPUs, `use_cpu: false` leaves each process on its own: refused before training
-        {**script_run(recipes, SCRIPTS[0], "not_joined", "--use_cpu", "false", **on), "refused": True},
     ]
     return out, launch("cpu_fsdp2", out, runs)
 
@@ -270,8 +268,16 @@ def test_deepspeed_zero_on_cpu_processes_trains_like_ddp(zero, fsdp, name):
 
 
 @pytest.mark.distributed
-def test_processes_that_accelerate_does_not_join_are_refused(fsdp):
-    refusal = fsdp[1][f"{SCRIPTS[0]}/not_joined"]["refused"]
+def test_processes_that_accelerate_does_not_join_are_refused(recipes, tmp_path):
+    """Without GPUs, `use_cpu: false` leaves each process of an FSDP2 launch on its own: refused on both processes
+    before anything is written (a launch of its own, as a user would start it)."""
+    on = {"ACCELERATE_USE_FSDP": "true"}
+    launch(
+        "cpu_fsdp2",
+        tmp_path,
+        [{**script_run(recipes, SCRIPTS[0], "not_joined", "--use_cpu", "false", **on), "refused": True}],
+    )
+    refusal = [(tmp_path / f"{SCRIPTS[0]}_not_joined.refused.{rank}").read_text() for rank in (0, 1)]
     assert refusal == [refusal[0]] * 2  # on both processes, before training
     assert "2 processes were launched but accelerate sees 1" in refusal[0] and "set `use_cpu: true`" in refusal[0]
-    assert not (fsdp[0] / SCRIPTS[0] / "not_joined" / "qa_metrics.jsonl").exists()
+    assert not (tmp_path / SCRIPTS[0] / "not_joined").exists()

@@ -15,7 +15,7 @@ def test_each_difference_is_named():
     assert records_differences(actual, expected) == [
         "record 0, score: 0.6 != 0.5",
         "record 0, name: 'b' != 'a'",
-        "record 1: keys ['loss'] != ['epoch', 'score']",
+        "record 1: keys ['epoch', 'loss'] != ['epoch', 'score']",
     ]
     assert records_differences(actual[:1], expected) == ["1 records, expected 2"]
     assert records_differences([{"flag": True}], [{"flag": 1}]) == ["record 0, flag: True != 1"]

@@ -7,7 +7,7 @@ it is 300 s: a waiting process raises, and the launcher (torchrun, `accelerate l
 a non-zero exit. A step, a checkpoint save or an evaluation that keeps one process away longer than that on purpose
 (a very large model's save, a long generation on one rank) needs a larger `ddp_timeout`.
 
-transformers applies `ddp_timeout` to accelerator runs only: with `use_cpu` (gloo) its process group got torch's
+transformers applies `ddp_timeout` to accelerator runs only: with `use_cpu` (gloo) the process group got torch's
 default of 30 minutes whatever the config said, so a CPU run with a stuck process hung for 30 minutes. The mixin
 creates the process group of a multi-process CPU launch itself, with the config's timeout, before transformers
 would (transformers and accelerate then use that group).
@@ -22,7 +22,7 @@ from datetime import timedelta
 import torch.distributed as dist
 from accelerate import PartialState
 
-from .precision import runs_on_cpu
+from .precision import cpu_asked
 
 DDP_TIMEOUT = 300
 
@@ -43,7 +43,8 @@ class DistributedDefaultsMixin:
     )
 
     def __post_init__(self):
-        if multi_process_launch() and runs_on_cpu(self.use_cpu) and not dist.is_initialized():
+        # Where the run asks for the CPU, transformers would create the process group without `ddp_timeout`
+        if multi_process_launch() and cpu_asked(self.use_cpu) and not dist.is_initialized():
             PartialState(cpu=True, backend=self.ddp_backend, timeout=timedelta(seconds=self.ddp_timeout))
         super().__post_init__()
 

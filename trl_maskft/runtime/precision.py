@@ -106,10 +106,14 @@ def precision_name(mixed_precision: str, dtype=None) -> str:
     return f"{HALF_DTYPES[name]} weights (`dtype: {name}`), {autocast}"
 
 
+def cpu_asked(use_cpu: bool) -> bool:
+    """Whether the run asks for the CPU: `use_cpu`, or `accelerate launch` with `use_cpu: true`."""
+    return use_cpu or os.environ.get("ACCELERATE_USE_CPU", "false").lower() in ("1", "true", "yes")
+
+
 def runs_on_cpu(use_cpu: bool) -> bool:
-    """Whether training runs on the CPU: `use_cpu`, `accelerate launch` with `use_cpu: true`, or no accelerator."""
-    launcher_cpu = os.environ.get("ACCELERATE_USE_CPU", "false").lower() in ("1", "true", "yes")
-    return use_cpu or launcher_cpu or not torch.accelerator.is_available()
+    """Whether training runs on the CPU: asked for (`cpu_asked`), or no accelerator."""
+    return cpu_asked(use_cpu) or not torch.accelerator.is_available()
 
 
 @dataclass(frozen=True)
