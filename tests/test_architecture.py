@@ -177,3 +177,19 @@ def test_a_broken_rule_names_the_file_the_line_and_the_rule(path, source, expect
 )
 def test_allowed_imports_pass(path, source):
     assert violations({path: source}) == []
+
+
+def test_what_the_methods_share_is_written_once():
+    """Issue 19, item 4: the mask-token config keys and the trainers' tokenizer preamble exist once, in training/."""
+    import inspect
+
+    from trl_maskft import DiffusionSFTConfig, DiffusionSFTTrainer, MaskedSFTConfig, MaskedSFTTrainer
+    from trl_maskft.training.mask_token import MaskTokenConfigMixin
+
+    for config in (MaskedSFTConfig, DiffusionSFTConfig):
+        assert issubclass(config, MaskTokenConfigMixin)
+        assert {"mask_token_id", "allow_mask_token_in_data"}.isdisjoint(config.__dict__.get("__annotations__", {}))
+    for trainer in (MaskedSFTTrainer, DiffusionSFTTrainer):
+        source = inspect.getsource(inspect.getmodule(trainer))
+        assert "AutoTokenizer" not in source and "pad_token = " not in source, trainer.__name__
+    assert len(inspect.getsource(MaskedSFTTrainer.__init__).splitlines()) <= 40  # named steps, not one long body
