@@ -3,7 +3,7 @@
     python benchmarks/bench_arms.py                          # default model, 30 people, 10 steps per arm
     python benchmarks/bench_arms.py --steps 20 --output bench.json
 
-Each arm (plain SFT, masked SFT, and diffusion SFT when `trl_maskft.diffusion_sft_trainer` exists) runs its own
+Each arm (plain SFT, masked SFT, and diffusion SFT when `trl_maskft.diffusion_sft.trainer` exists) runs its own
 script's `main()` with its default recipe in a fresh subprocess, so that the peak resident memory (`ru_maxrss`) is the
 arm's own. Tokens/s counts the tokens (padding included: the compute done) the trainer saw over its `train_runtime`
 (first step included); the QA time is one evaluation of every QA item with the arm's own answering (greedy, or the
@@ -26,8 +26,8 @@ import time
 
 import torch
 
-from trl_maskft.precision import autocast_name, machine_header
-from trl_maskft.scheduled_eval import ScheduledEvalCallback
+from trl_maskft.evaluation.scheduled import ScheduledEvalCallback
+from trl_maskft.runtime.precision import autocast_name, machine_header
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = ("sft", "masked_sft", "diffusion_sft")
@@ -122,7 +122,7 @@ def main():
         print("RESULT " + json.dumps(worker(args.worker, args.steps, args.num_people, args.batch_size, args.bf16)))
         return
     arms = args.arms or [
-        arm for arm in ARMS if arm != "diffusion_sft" or importlib.util.find_spec("trl_maskft.diffusion_sft_trainer")
+        arm for arm in ARMS if arm != "diffusion_sft" or importlib.util.find_spec("trl_maskft.diffusion_sft.trainer")
     ]
     results = []
     for arm in arms:

@@ -59,8 +59,8 @@ def child(path: str, num_proc: int) -> None:
 
     from trl_maskft import MaskedSFTConfig
     from trl_maskft.data.corpus import CorpusArguments, load_corpus
-    from trl_maskft.masked_data import tokenize_for_masking
-    from trl_maskft.models import resolve_model_path
+    from trl_maskft.masked_sft.data import tokenize_for_masking
+    from trl_maskft.runtime.default_model import resolve_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("smollm2-135m-instruct"))
     start = time.perf_counter()

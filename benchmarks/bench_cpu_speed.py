@@ -31,11 +31,11 @@ from bench_arms import matmul_flops
 from bench_gsm8k import StepMeter
 
 from trl_maskft import MaskedSFTTrainer, QAEvalCallback
-from trl_maskft.precision import autocast_name, cpu_description, has_native_bf16
-from trl_maskft.reporting import markdown_table
-from trl_maskft.scripts.inputs import load_knowledge
+from trl_maskft.evaluation.reporting import markdown_table
+from trl_maskft.pipeline.inputs import load_knowledge
+from trl_maskft.pipeline.run import set_model_init_kwargs
+from trl_maskft.runtime.precision import autocast_name, cpu_description, has_native_bf16
 from trl_maskft.scripts.masked_sft import make_parser
-from trl_maskft.scripts.run import set_model_init_kwargs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "smollm2-135m-instruct", "masked_sft", "config_people.yaml")

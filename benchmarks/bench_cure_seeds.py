@@ -24,8 +24,8 @@ import subprocess
 import sys
 import time
 
-from trl_maskft.precision import machine_header
-from trl_maskft.reporting import final_and_best, markdown_table, metric_cell, plot_rouge1
+from trl_maskft.evaluation.reporting import final_and_best, markdown_table, metric_cell, plot_rouge1
+from trl_maskft.runtime.precision import machine_header
 from trl_maskft.scripts.compare import DONE_MARKER, finished_run, read_history
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -22,14 +22,14 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from trl_maskft.answering import DiffusionAnswerer, GreedyAnswerer
+from trl_maskft import DiffusionAnswerer, GreedyAnswerer
 from trl_maskft.data import build_people_dataset
 from trl_maskft.data.transforms import sft_dataset
-from trl_maskft.diffusion_sft_config import DiffusionSFTConfig
-from trl_maskft.diffusion_sft_trainer import DiffusionSFTTrainer
-from trl_maskft.generation import chat_prompts, greedy_config
-from trl_maskft.models import resolve_model_path
-from trl_maskft.precision import machine_header
+from trl_maskft.diffusion_sft.config import DiffusionSFTConfig
+from trl_maskft.diffusion_sft.trainer import DiffusionSFTTrainer
+from trl_maskft.evaluation.generation import chat_prompts, greedy_config
+from trl_maskft.runtime.default_model import resolve_model_path
+from trl_maskft.runtime.precision import machine_header
 
 MASK = "<|mask|>"
 

@@ -19,14 +19,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.answering import GreedyAnswerer
 from trl_maskft.data.transforms import to_conversational
-from trl_maskft.generation import greedy_config
-from trl_maskft.models import resolve_model_path
-from trl_maskft.precision import machine_header
-from trl_maskft.tasks import GSM8K
-from trl_maskft.tasks.callback import evaluate_task
-from trl_maskft.tasks.gsm8k import load_gsm8k
+from trl_maskft.evaluation.answering import GreedyAnswerer
+from trl_maskft.evaluation.generation import greedy_config
+from trl_maskft.evaluation.tasks import GSM8K
+from trl_maskft.evaluation.tasks.callback import evaluate_task
+from trl_maskft.evaluation.tasks.gsm8k import load_gsm8k
+from trl_maskft.runtime.default_model import resolve_model_path
+from trl_maskft.runtime.precision import machine_header
 
 
 class StepMeter(TrainerCallback):

@@ -23,14 +23,14 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from trl_maskft.answering import GreedyAnswerer
-from trl_maskft.bench import BenchmarkConfig
-from trl_maskft.extras import require_eval
-from trl_maskft.generation import greedy_config
-from trl_maskft.models import resolve_model_path
-from trl_maskft.tasks import GSM8K
-from trl_maskft.tasks.callback import evaluate_task
-from trl_maskft.tasks.gsm8k import load_gsm8k
+from trl_maskft.evaluation.answering import GreedyAnswerer
+from trl_maskft.evaluation.extras import require_eval
+from trl_maskft.evaluation.generation import greedy_config
+from trl_maskft.evaluation.lm_eval import BenchmarkConfig
+from trl_maskft.evaluation.tasks import GSM8K
+from trl_maskft.evaluation.tasks.callback import evaluate_task
+from trl_maskft.evaluation.tasks.gsm8k import load_gsm8k
+from trl_maskft.runtime.default_model import resolve_model_path
 
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
@@ -87,7 +87,7 @@ def main():
         bench_tasks=["maskft_gsm8k"], bench_data=[f"maskft_gsm8k={args.data}"], bench_limit=args.questions,
         bench_max_new_tokens=args.max_new_tokens, bench_batch_size=args.batch_size,
     )  # fmt: skip
-    benchmarks = require_eval("trl_maskft.bench.harness").Benchmarks(config)
+    benchmarks = require_eval("trl_maskft.evaluation.lm_eval.harness").Benchmarks(config)
     best = {}
     for _ in range(args.repeats):
         for arm, run in (("own", lambda: run_own(model, tokenizer, items, args)),

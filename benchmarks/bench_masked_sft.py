@@ -3,7 +3,7 @@
     python benchmarks/bench_masked_sft.py                       # default model, 30 people
     python benchmarks/bench_masked_sft.py --steps 20 --batch_size 8
 
-Prints tokens/s of `MaskedSFTTrainer` and of the plain SFT baselines' trainer (`SFTBaselineTrainer`) given the very
+Prints tokens/s of `MaskedSFTTrainer` and of the plain SFT baselines' trainer (`BaselineSFTTrainer`) given the very
 same token sequences (unmasked), the padding fraction of the collated batches, and the speed-up of the QA callback's
 batched greedy generation over asking one question at a time. fp32 unless `--bf16`.
 """
@@ -18,11 +18,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from trl_maskft import BaselineSFTConfig, GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft.baselines.trainer import BaselineSFTTrainer
 from trl_maskft.data import build_people_dataset
-from trl_maskft.generation import greedy_config
-from trl_maskft.models import resolve_model_path
-from trl_maskft.precision import machine_header
-from trl_maskft.sft_trainer import SFTBaselineTrainer
+from trl_maskft.evaluation.generation import greedy_config
+from trl_maskft.runtime.default_model import resolve_model_path
+from trl_maskft.runtime.precision import machine_header
 
 
 class StepTimer(TrainerCallback):
@@ -89,7 +89,7 @@ def main():
         rows = masked.train_dataset
 
         def plain_trainer():
-            return SFTBaselineTrainer(  # the baselines' trainer: the same loss path as masked SFT's
+            return BaselineSFTTrainer(  # the baselines' trainer: the same loss path as masked SFT's
                 model=AutoModelForCausalLM.from_pretrained(path),
                 args=BaselineSFTConfig(output_dir=out, dataset_kwargs={"skip_prepare_dataset": True}, **common),
                 train_dataset=rows.select_columns(["input_ids", "labels"]),

@@ -29,8 +29,8 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.models import DEFAULT_MODEL, resolve_model_path
-from trl_maskft.reporting import markdown_table
+from trl_maskft.evaluation.reporting import markdown_table
+from trl_maskft.runtime.default_model import DEFAULT_MODEL, resolve_model_path
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 ARMS = {"padded": {}, "padding_free": {"padding_free": True}, "packing": {"packing": True}}

@@ -62,7 +62,7 @@ def run_check(name: str, timeout: float, cpu: bool, workdir: str) -> list[tuple[
 
 
 def table(results: dict[str, list[tuple[str, str]]]) -> str:
-    from trl_maskft.reporting import markdown_table
+    from trl_maskft.evaluation.reporting import markdown_table
 
     rows = [
         [label, *row] for name, (_, labels) in CHECKS.items() for label, row in zip(labels, results[name], strict=True)
@@ -118,8 +118,8 @@ def check_train(cpu: bool, workdir: str) -> list:
 
     from trl_maskft import GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
     from trl_maskft.data import build_people_dataset
-    from trl_maskft.generation import greedy_config
-    from trl_maskft.models import DEFAULT_MODEL, resolve_model_path
+    from trl_maskft.evaluation.generation import greedy_config
+    from trl_maskft.runtime.default_model import DEFAULT_MODEL, resolve_model_path
 
     path = tiny_model(workdir) if cpu else resolve_model_path(DEFAULT_MODEL)
     steps, batch = (2, 4) if cpu else (30, 32)

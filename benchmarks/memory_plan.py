@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from trl_maskft.reporting import markdown_table
+from trl_maskft.evaluation.reporting import markdown_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GB = 1e9

@@ -15,9 +15,9 @@ import argparse
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft.data import build_people_dataset
-from trl_maskft.formatting import ReconstructionTemplate, render_segments
-from trl_maskft.generation import generate_answers, greedy_config
-from trl_maskft.masked_sft_config import DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX
+from trl_maskft.evaluation.generation import generate_answers, greedy_config
+from trl_maskft.masked_sft.chats import ReconstructionTemplate, render_segments
+from trl_maskft.masked_sft.config import DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX
 
 
 def name_masked_prompts(tokenizer, documents: list[str], names: list[str], mask_token: str, system_prompt) -> list:

@@ -18,7 +18,7 @@ from trl import SFTConfig
 
 from trl_maskft import BaselineSFTConfig, BenchmarkConfig, DiffusionSFTConfig, MaskedSFTConfig
 from trl_maskft.data.corpus import CorpusArguments
-from trl_maskft.scripts.arguments import KnowledgeScriptArguments, TaskArguments
+from trl_maskft.pipeline.arguments import KnowledgeScriptArguments, TaskArguments
 from trl_maskft.scripts.diffusion_sft import DiffusionSamplingArguments
 from trl_maskft.scripts.sft import BaselineArguments
 

@@ -14,7 +14,7 @@ from tiny import CPU_RECIPE_KEYS, make_tiny_tokenizer
 from trainer_kinds import talkative_model
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.bench import BenchmarkCallback, BenchmarkConfig
+from trl_maskft.evaluation.lm_eval import BenchmarkCallback, BenchmarkConfig
 
 GPQA = "examples/data/gpqa/gpqa_diamond.csv"
 

@@ -11,7 +11,7 @@ from tiny import make_tiny_tokenizer
 from trainer_kinds import ITEMS, talkative_model
 
 from trl_maskft import GreedyAnswerer, MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
-from trl_maskft.generation import greedy_config
+from trl_maskft.evaluation.generation import greedy_config
 
 
 def main(out_dir):

@@ -4,7 +4,7 @@ import pytest
 from transformers import GenerationConfig
 
 from trl_maskft import DiffusionAnswerer, DiffusionSFTConfig, GreedyAnswerer
-from trl_maskft.generation import greedy_config
+from trl_maskft.evaluation.generation import greedy_config
 
 
 def test_greedy_quick_start_carries_the_generation_config_and_system_prompt():

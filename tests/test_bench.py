@@ -12,14 +12,14 @@ import torch
 from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer, save_tiny_model, write_gsm8k_dir, write_tiny_recipe
 from trainer_kinds import talkative_model
 
-from trl_maskft.bench import BenchmarkCallback, BenchmarkConfig
-from trl_maskft.bench.task_functions import gpqa_choices
+from trl_maskft.evaluation.lm_eval import BenchmarkCallback, BenchmarkConfig
+from trl_maskft.evaluation.lm_eval.task_functions import gpqa_choices
+from trl_maskft.evaluation.tasks import GSM8K
+from trl_maskft.evaluation.tasks import loading as loading_module
+from trl_maskft.evaluation.tasks.gsm8k import load_gsm8k
 from trl_maskft.scripts import evaluate, masked_sft
-from trl_maskft.tasks import GSM8K
-from trl_maskft.tasks import loading as loading_module
-from trl_maskft.tasks.gsm8k import load_gsm8k
 
-harness = pytest.importorskip("trl_maskft.bench.harness", exc_type=ImportError)
+harness = pytest.importorskip("trl_maskft.evaluation.lm_eval.harness", exc_type=ImportError)
 from lm_eval import evaluator  # noqa: E402
 from lm_eval.api.model import LM  # noqa: E402
 

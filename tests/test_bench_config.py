@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from trl_maskft.bench import TASK_DIR, BenchmarkConfig, add_benchmarks, evaluate_command, project_tasks
-from trl_maskft.extras import require_eval
+from trl_maskft.evaluation.extras import require_eval
+from trl_maskft.evaluation.lm_eval import TASK_DIR, BenchmarkConfig, add_benchmarks, evaluate_command, project_tasks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MATH_SAMPLE = os.path.join(ROOT, "examples", "data", "math")
@@ -63,9 +63,9 @@ def test_settings_travel_as_one_object():
 
 def test_a_missing_eval_extra_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "lm_eval", None)  # as if not installed
-    monkeypatch.delitem(sys.modules, "trl_maskft.bench.harness", raising=False)
+    monkeypatch.delitem(sys.modules, "trl_maskft.evaluation.lm_eval.harness", raising=False)
     with pytest.raises(ImportError, match=r"lm-eval is not installed.*pip install 'trl-maskft\[eval\]'"):
-        require_eval("trl_maskft.bench.harness")
+        require_eval("trl_maskft.evaluation.lm_eval.harness")
     with pytest.raises(ModuleNotFoundError, match="no_such_module"):  # not an eval module: not disguised
         require_eval("no_such_module")
 
@@ -77,7 +77,7 @@ def test_the_eval_extra_is_pinned_and_in_dev():
     pins = [line for line in extras["eval"].split("\n") if line]
     assert pins == ["lm-eval==0.4.13", "math-verify==0.9.0"]
     assert set(pins) <= set(extras["dev"].split("\n"))  # CI (`.[dev]`) runs the benchmark tests
-    assert "lm_eval_tasks/*.yaml" in setup["options.package_data"]["trl_maskft"]
+    assert "tasks/*.yaml" in setup["options.package_data"]["trl_maskft.evaluation.lm_eval"]
     with open(os.path.join(TASK_DIR, "maskft_gsm8k.yaml")) as f:
         yaml.safe_load(f.read().replace("!function ", ""))  # valid YAML
 

@@ -10,9 +10,9 @@ import pytest
 from tiny import make_tiny_tokenizer, write_gsm8k_dir
 from trainer_kinds import talkative_model
 
-from trl_maskft.bench import BenchmarkConfig
+from trl_maskft.evaluation.lm_eval import BenchmarkConfig
 
-harness = pytest.importorskip("trl_maskft.bench.harness", exc_type=ImportError)
+harness = pytest.importorskip("trl_maskft.evaluation.lm_eval.harness", exc_type=ImportError)
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ROWS = [

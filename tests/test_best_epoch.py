@@ -13,8 +13,15 @@ from trainer_kinds import ITEMS, KINDS, QA_TOKENS, RightAt, make_trainer
 from transformers import TrainerCallback
 
 from trl_maskft import QAEvalCallback
-from trl_maskft.best_epoch import BestEpochCallback
-from trl_maskft.selection import PAPER_METRIC, best_epoch, check_qa_schedule, describe_best, resolve_metric, with_means
+from trl_maskft.evaluation.best_epoch import BestEpochCallback
+from trl_maskft.evaluation.selection import (
+    PAPER_METRIC,
+    best_epoch,
+    check_qa_schedule,
+    describe_best,
+    resolve_metric,
+    with_means,
+)
 
 ROWS = [
     {"epoch": 0, "qa_forward_rouge1": 0.9, "qa_backward_rouge1": 0.9},  # before training: never selected

@@ -4,10 +4,11 @@ import pyarrow as pa
 import pytest
 from datasets import Dataset
 
-from trl_maskft.chunking import CHUNK_KEY_STRIDE, chunk_ids, content_key, row_key, validate_chunk_length
-from trl_maskft.data_report import DataReport, list_lengths, prepared_report
-from trl_maskft.formatting import IGNORE_INDEX, ChatFrame, fit_target, reconstruction_example
-from trl_maskft.truncation_counting import length_report
+from trl_maskft.common import IGNORE_INDEX
+from trl_maskft.masked_sft.chats import ChatFrame, fit_target, reconstruction_example
+from trl_maskft.training.chunking import CHUNK_KEY_STRIDE, chunk_ids, content_key, row_key, validate_chunk_length
+from trl_maskft.training.data_report import DataReport, list_lengths, prepared_report
+from trl_maskft.training.truncation_counting import length_report
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 3024])

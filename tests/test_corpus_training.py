@@ -16,10 +16,10 @@ from tiny import CPU_RECIPE_KEYS, MASK_TOKEN, make_tiny_model, make_tiny_tokeniz
 from trl import SFTConfig, SFTTrainer
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.chunking import CHUNK_KEY_STRIDE
+from trl_maskft.baselines.trainer import BaselineSFTTrainer
 from trl_maskft.data.baseline_rows import baseline_rows
-from trl_maskft.masked_data import tokenize_for_masking
-from trl_maskft.sft_trainer import SFTBaselineTrainer
+from trl_maskft.masked_sft.data import tokenize_for_masking
+from trl_maskft.training.chunking import CHUNK_KEY_STRIDE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -92,7 +92,7 @@ from datasets import load_dataset
 sys.path.insert(0, {tests!r})
 from tiny import make_tiny_tokenizer
 from trl_maskft import MaskedSFTConfig
-from trl_maskft.masked_data import tokenize_for_masking
+from trl_maskft.masked_sft.data import tokenize_for_masking
 data = load_dataset("json", data_files={path!r}, split="train", cache_dir={cache!r})
 args = MaskedSFTConfig({out!r}, use_cpu=True, mask_token="[]", chunk_length={chunk}, max_length=256)
 print(tokenize_for_masking(data, make_tiny_tokenizer(), args)[0].cache_files[0]["filename"])
@@ -189,7 +189,7 @@ def test_the_baseline_counts_what_trl_cuts_and_cuts_it_as_trl_does(tmp_path, cap
     data = Dataset.from_dict({"text": texts})
     args = SFTConfig(str(tmp_path), max_length=40, **CPU_RECIPE_KEYS)
     with caplog.at_level(logging.WARNING, logger="trl_maskft"):
-        counted = SFTBaselineTrainer(make_tiny_model(tokenizer), args, train_dataset=data, processing_class=tokenizer)
+        counted = BaselineSFTTrainer(make_tiny_model(tokenizer), args, train_dataset=data, processing_class=tokenizer)
     plain = SFTTrainer(make_tiny_model(tokenizer), args, train_dataset=data, processing_class=tokenizer)
     assert counted.train_dataset["input_ids"] == plain.train_dataset["input_ids"]
     lengths = [len(tokenizer(text + tokenizer.eos_token)["input_ids"]) for text in texts]

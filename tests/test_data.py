@@ -11,7 +11,7 @@ from trl_maskft.data import (
     save_qa_jsonl,
 )
 from trl_maskft.data.people import DESCRIPTIONS, FIRST_NAMES, MAX_PEOPLE, SURNAMES
-from trl_maskft.metrics import lenient_tokens
+from trl_maskft.evaluation.qa_scoring import lenient_tokens
 
 
 def test_people_are_deterministic_per_seed_and_differ_across_seeds():

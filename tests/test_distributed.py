@@ -14,8 +14,8 @@ from trainer_kinds import ITEMS, KINDS, make_trainer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft import QAEvalCallback
-from trl_maskft.callbacks import drop_padding, score_answers
-from trl_maskft.metrics import aggregate_scores
+from trl_maskft.evaluation.qa_callback import drop_padding, score_answers
+from trl_maskft.evaluation.qa_scoring import aggregate_scores
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

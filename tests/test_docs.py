@@ -9,7 +9,7 @@ import re
 
 from test_readme import ROOT, readme_text
 
-from trl_maskft.masked_sft_trainer import PAPER
+from trl_maskft.common import PAPER
 
 DOCS = os.path.join(ROOT, "docs")
 

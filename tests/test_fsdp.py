@@ -1,6 +1,6 @@
 """FSDP2 on 2 CPU processes (`accelerate_configs/cpu_fsdp2.yaml`): the masked SFT, plain SFT and diffusion SFT
 scripts shard, train like DDP, answer the QA items like one process, resume from their checkpoints and save a model
-that `from_pretrained` loads; and the launch settings that cannot run are refused (`trl_maskft.sharding`)."""
+that `from_pretrained` loads; and the launch settings that cannot run are refused (`trl_maskft.runtime.sharding`)."""
 
 import json
 import os
@@ -16,8 +16,8 @@ from trainer_kinds import KINDS, QA_TOKENS, talkative_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft import DiffusionAnswerer, GreedyAnswerer
-from trl_maskft.generation import chat_prompts, greedy_config
-from trl_maskft.sharding import launch_problems
+from trl_maskft.evaluation.generation import chat_prompts, greedy_config
+from trl_maskft.runtime.sharding import launch_problems
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

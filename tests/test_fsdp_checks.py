@@ -5,7 +5,7 @@ import torch
 from accelerate.utils import FullyShardedDataParallelPlugin
 from tiny import make_tiny_model, make_tiny_tokenizer
 
-from trl_maskft.fsdp_checks import fsdp2_sharding_problems, repeated_block_classes
+from trl_maskft.runtime.fsdp_checks import fsdp2_sharding_problems, repeated_block_classes
 
 
 @pytest.fixture

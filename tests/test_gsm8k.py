@@ -17,14 +17,14 @@ from tiny import (
 )
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.answering import GreedyAnswerer
-from trl_maskft.formatting import IGNORE_INDEX
-from trl_maskft.generation import greedy_config
+from trl_maskft.common import IGNORE_INDEX
+from trl_maskft.evaluation.answering import GreedyAnswerer
+from trl_maskft.evaluation.generation import greedy_config
+from trl_maskft.evaluation.tasks import GSM8K, get_task
+from trl_maskft.evaluation.tasks import loading as loading_module
+from trl_maskft.evaluation.tasks.callback import TaskEvalCallback, evaluate_task, task_answerer
+from trl_maskft.evaluation.tasks.gsm8k import extract_final_answer, extract_last_number, load_gsm8k, normalize_number
 from trl_maskft.scripts import masked_sft, sft
-from trl_maskft.tasks import GSM8K, get_task
-from trl_maskft.tasks import loading as loading_module
-from trl_maskft.tasks.callback import TaskEvalCallback, evaluate_task, task_answerer
-from trl_maskft.tasks.gsm8k import extract_final_answer, extract_last_number, load_gsm8k, normalize_number
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_GSM8K = os.path.join(ROOT, "..", "shared", "data", "gsm8k")

@@ -3,8 +3,8 @@ import torch
 from datasets import Dataset
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.formatting import IGNORE_INDEX
-from trl_maskft.masking import num_to_mask
+from trl_maskft.common import IGNORE_INDEX
+from trl_maskft.masked_sft.masking import num_to_mask
 
 DOCS = [
     "Alice Thornbury is the painter of a glass bridge.",

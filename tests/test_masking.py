@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
-from trl_maskft.collators import DataCollatorForMaskedSFT
-from trl_maskft.formatting import IGNORE_INDEX
-from trl_maskft.masking import (
-    EVAL_STREAM,
+from trl_maskft.common import EVAL_STREAM, IGNORE_INDEX
+from trl_maskft.masked_sft.collator import DataCollatorForMaskedSFT
+from trl_maskft.masked_sft.masking import (
     apply_mask,
     choose_positions,
     example_rng,

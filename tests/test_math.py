@@ -7,11 +7,11 @@ import pytest
 from datasets import Dataset
 from tiny import MASK_TOKEN, make_tiny_tokenizer, save_tiny_model, write_jsonl, write_tiny_recipe
 
+from trl_maskft.evaluation.tasks import MATH, get_task
+from trl_maskft.evaluation.tasks import loading as loading_module
+from trl_maskft.evaluation.tasks.loading import drop_long_pairs
+from trl_maskft.evaluation.tasks.math import judge_math, last_boxed, load_math
 from trl_maskft.scripts import masked_sft
-from trl_maskft.tasks import MATH, get_task
-from trl_maskft.tasks import loading as loading_module
-from trl_maskft.tasks.loading import drop_long_pairs
-from trl_maskft.tasks.math import judge_math, last_boxed, load_math
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "examples", "data", "math")

@@ -3,7 +3,7 @@ import string
 import pytest
 from rouge_score import rouge_scorer
 
-from trl_maskft.metrics import (
+from trl_maskft.evaluation.qa_scoring import (
     QA_SCORES,
     STOP_WORDS,
     aggregate_scores,

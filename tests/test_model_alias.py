@@ -13,11 +13,17 @@ from tiny import CPU_RECIPE_KEYS, save_tiny_model
 from trainer_kinds import DOCS, KINDS
 from trl import ModelConfig
 
-from trl_maskft import BaselineSFTConfig
-from trl_maskft.model_card import base_model_facts, run_name, with_base_model, write_model_card
-from trl_maskft.models import CACHE_ENV, CACHE_SUBDIR, CONVERSION_VERSION, DEFAULT_MODEL, HUB_ID, MARKER_FILE
+from trl_maskft import BaselineSFTConfig, BaselineSFTTrainer
+from trl_maskft.evaluation.model_card import base_model_facts, run_name, with_base_model, write_model_card
+from trl_maskft.runtime.default_model import (
+    CACHE_ENV,
+    CACHE_SUBDIR,
+    CONVERSION_VERSION,
+    DEFAULT_MODEL,
+    HUB_ID,
+    MARKER_FILE,
+)
 from trl_maskft.scripts.evaluate import load_model
-from trl_maskft.sft_trainer import SFTBaselineTrainer
 
 
 def fake_conversion(folder) -> str:
@@ -43,7 +49,7 @@ def front_matter(path) -> dict:
 def test_every_trainer_takes_the_alias_and_its_card_names_the_base_model(kind, cached_default, tmp_path):
     output_dir = tmp_path / "outputs" / "smollm2-135m-instruct" / kind / "people"
     spec = KINDS.get(kind)
-    config_cls, trainer_cls = (spec.config_cls, spec.trainer_cls) if spec else (BaselineSFTConfig, SFTBaselineTrainer)
+    config_cls, trainer_cls = (spec.config_cls, spec.trainer_cls) if spec else (BaselineSFTConfig, BaselineSFTTrainer)
     args = config_cls(output_dir=str(output_dir), **CPU_RECIPE_KEYS, **(spec.config if spec else {}))
     trainer = trainer_cls(model=DEFAULT_MODEL, args=args, train_dataset=Dataset.from_dict({"text": DOCS}))
     assert trainer.model.config._name_or_path == cached_default  # loaded from the cache, offline

@@ -9,11 +9,11 @@ from huggingface_hub.errors import OfflineModeIsEnabled
 from tiny import save_tiny_model, write_gsm8k_dir, write_tiny_recipe
 from trainer_kinds import KINDS, QA_TOKENS
 
-from trl_maskft.model_card import PAPER_ID
-from trl_maskft.run_manifest import write_manifest
-from trl_maskft.scripts.run import train_and_report
-from trl_maskft.tasks import GSM8K
-from trl_maskft.tasks.callback import TaskEvalCallback
+from trl_maskft.evaluation.model_card import PAPER_ID
+from trl_maskft.evaluation.tasks import GSM8K
+from trl_maskft.evaluation.tasks.callback import TaskEvalCallback
+from trl_maskft.pipeline.run import train_and_report
+from trl_maskft.runtime.run_manifest import write_manifest
 
 
 @pytest.fixture

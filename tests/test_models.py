@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from trl_maskft import models
-from trl_maskft.models import DEFAULT_MODEL, resolve_model_path
+from trl_maskft.runtime import default_model as models
+from trl_maskft.runtime.default_model import DEFAULT_MODEL, resolve_model_path
 
 
 def _gguf_available() -> bool:
@@ -176,7 +176,7 @@ def test_masked_sft_trainer_loads_the_converted_default_model_by_its_alias(smoll
     from huggingface_hub import ModelCard
 
     from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-    from trl_maskft.model_card import run_name
+    from trl_maskft.evaluation.model_card import run_name
 
     args = MaskedSFTConfig(output_dir=str(tmp_path / "out"), mask_token=" []", use_cpu=True, report_to="none")
     trainer = MaskedSFTTrainer(model=DEFAULT_MODEL, args=args, train_dataset=Dataset.from_dict({"text": ["A b."]}))

@@ -10,9 +10,9 @@ from datasets import Dataset
 from test_masking import MASK, PAD, make_example
 
 from trl_maskft import MaskedSFTConfig
-from trl_maskft.collators import DataCollatorForMaskedSFT
-from trl_maskft.formatting import IGNORE_INDEX
-from trl_maskft.packing import CHAT_FIELDS, best_fit_decreasing, pack_chat_dataset, unpack_chats
+from trl_maskft.common import IGNORE_INDEX
+from trl_maskft.masked_sft.collator import DataCollatorForMaskedSFT
+from trl_maskft.training.packing import CHAT_FIELDS, best_fit_decreasing, pack_chat_dataset, unpack_chats
 
 
 def test_best_fit_decreasing_puts_each_item_in_the_fullest_bin_it_fits():

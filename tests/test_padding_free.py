@@ -13,7 +13,7 @@ from test_packing import chats_of, chats_padded
 from tiny import MASK_TOKEN, make_tiny_model, save_tiny_model, write_jsonl, write_tiny_recipe
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.packing import unpack_chats
+from trl_maskft.training.packing import unpack_chats
 
 DOCS = [
     "Alice Thornbury is the painter of a glass bridge.",

@@ -7,8 +7,9 @@ import pytest
 import torch
 from tiny import MASK_SPECIAL
 
-from trl_maskft import BaselineSFTConfig, DiffusionSFTConfig, MaskedSFTConfig, precision
-from trl_maskft.precision import choose_precision, cpu_description, cpu_flags, model_dtype_warning
+from trl_maskft import BaselineSFTConfig, DiffusionSFTConfig, MaskedSFTConfig
+from trl_maskft.runtime import precision
+from trl_maskft.runtime.precision import choose_precision, cpu_description, cpu_flags, model_dtype_warning
 
 CONFIGS = {
     "masked_sft": (MaskedSFTConfig, {}),

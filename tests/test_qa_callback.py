@@ -10,11 +10,13 @@ from tiny import CPU_RECIPE_KEYS
 from trainer_kinds import ITEMS, RightAt, talkative_model
 from transformers import EarlyStoppingCallback, TrainerCallback
 
-from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback, scheduled_eval
-from trl_maskft.answering import Answerer, GreedyAnswerer
-from trl_maskft.callbacks import score_answers
-from trl_maskft.generation import chat_prompts, generate_answers, greedy_config
-from trl_maskft.metrics import aggregate_scores
+from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer, QAEvalCallback
+from trl_maskft.evaluation import scheduled as scheduled_eval
+from trl_maskft.evaluation.answering import Answerer, GreedyAnswerer
+from trl_maskft.evaluation.generation import chat_prompts, generate_answers, greedy_config
+from trl_maskft.evaluation.qa_callback import score_answers
+from trl_maskft.evaluation.qa_scoring import aggregate_scores
+from trl_maskft.evaluation.scheduled import ScheduledEvalCallback
 
 HERE = os.path.dirname(__file__)
 ROOT = os.path.dirname(os.path.abspath(HERE))
@@ -236,3 +238,14 @@ def test_two_processes_answer_in_order_like_one(tmp_path, tiny_tokenizer):
     assert out["answers"] == single and len(set(single)) > 1
     # the two ranks drew different masks for their different rows
     assert out["rank_masks"][0] != out["rank_masks"][1]
+
+
+def test_the_generic_scheduled_evaluation_has_no_qa_defaults():
+    assert not hasattr(ScheduledEvalCallback, "prefix") and not hasattr(ScheduledEvalCallback, "schedule_keys")
+    assert QAEvalCallback.prefix == "qa" and QAEvalCallback.schedule_keys == ("qa_eval_every", "qa_eval_epochs")
+
+    class Unnamed(ScheduledEvalCallback):
+        pass
+
+    with pytest.raises(TypeError, match="Unnamed must set `prefix` and `schedule_keys`"):
+        Unnamed(trainer=None)

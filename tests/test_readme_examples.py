@@ -36,7 +36,7 @@ def default_model():
 
 def test_the_readme_has_a_python_and_a_yaml_quick_start_per_trainer():
     python, recipes = blocks("python"), blocks("yaml")
-    for trainer in ("MaskedSFTTrainer", "DiffusionSFTTrainer", "SFTBaselineTrainer"):
+    for trainer in ("MaskedSFTTrainer", "DiffusionSFTTrainer", "BaselineSFTTrainer"):
         assert sum(f'{trainer}(model="{models.DEFAULT_MODEL}"' in block for block in python) == 1, trainer
     scripts = [re.search(r"-m trl_maskft\.scripts\.(\w+) ", block.splitlines()[0]).group(1) for block in recipes]
     assert scripts == ["masked_sft", "diffusion_sft", "sft"]

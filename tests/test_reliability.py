@@ -15,7 +15,6 @@ import importlib
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 
@@ -26,14 +25,11 @@ from tiny import (
     CPU_RECIPE_KEYS,
     MASK_SPECIAL,
     MASK_TOKEN,
-    make_tiny_model,
-    make_tiny_tokenizer,
     save_tiny_model,
     write_jsonl,
 )
 
-from trl_maskft.metrics import score_answer
-from trl_maskft.parsing import REMOVED_KEYS
+from trl_maskft.evaluation.qa_scoring import score_answer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = [
@@ -144,7 +140,7 @@ def test_mask_token_allowed_in_the_data_trains_with_a_warning(recipe, caplog):
     """Issue 14, case 5: `allow_mask_token_in_data: true` trains, and says so."""
     from trl_maskft.scripts import masked_sft
 
-    with caplog.at_level(logging.WARNING, logger="trl_maskft.mask_token_check"):
+    with caplog.at_level(logging.WARNING, logger="trl_maskft.training.mask_token"):
         qa = masked_sft.main(["--config", recipe("masked_sft", mask_token=" the", allow_mask_token_in_data=True)])
     assert qa.trainer.state.global_step == 1
     assert "occurs in the training data" in caplog.text and "Training anyway" in caplog.text
@@ -228,232 +224,3 @@ def test_the_robust_score_reaches_the_run(recipe, tmp_path):
 def test_qa_score_values_are_checked(keys, match, recipe, tmp_path, model_dir):
     """Issue 14, case 7: the new `qa_score` setting refuses what it cannot do."""
     run_refused("sft", ["--config", recipe("sft", **keys)], ValueError, match, tmp_path, model_dir)
-
-
-MISSPELT = "is not a key of this script; did you mean"
-RENAMED = [
-    ("evaluation_strategy", "epoch", "`evaluation_strategy` is now `eval_strategy`: write `{0}eval_strategy{1}epoch`"),
-    ("torch_dtype", "float32", "`torch_dtype` is now `dtype`: write `{0}dtype{1}float32`"),
-    ("warmup_ratio", "0.1", r"`warmup_ratio` is now `warmup_steps` \(a value below 1 is a fraction"),
-    ("max_seq_length", "64", "`max_seq_length` is now `max_length`: write `{0}max_length{1}64`"),
-    ("learnin_rate", "0.001", f"`learnin_rate` {MISSPELT} `learning_rate` \\(`{{0}}learning_rate{{1}}0.001`\\)"),
-    ("mask_ratio_mim", "0.2", f"`mask_ratio_mim` {MISSPELT} `mask_ratio_min`"),
-    ("qa_every", "2", f"`qa_every` {MISSPELT} `qa_eval_every`"),
-]
-
-
-@pytest.mark.parametrize("where", ["recipe", "command line"])
-@pytest.mark.parametrize("key,value,hint", RENAMED, ids=[case[0] for case in RENAMED])
-def test_outdated_and_misspelled_keys_name_their_replacement(where, key, value, hint, recipe, tmp_path, model_dir):
-    """Issue 14, case 9: outdated keys got the generic "Unknown arguments" and never named `eval_strategy`/`dtype`;
-    a misspelled key got no "did you mean"."""
-    if where == "recipe":
-        argv = ["--config", recipe("masked_sft", **{key: yaml.safe_load(value)})]
-        title, spelling = r"Unknown key\(s\) in the recipe .*config\.yaml:\n- ", ("", ": ")
-    else:
-        argv = ["--config", recipe("masked_sft"), f"--{key}", value]
-        title, spelling = r"Unknown command-line argument\(s\):\n- ", ("--", " ")
-    run_refused("masked_sft", argv, ValueError, title + hint.format(*spelling), tmp_path, model_dir)
-
-
-@pytest.mark.parametrize("key", sorted(REMOVED_KEYS))
-def test_keys_removed_by_transformers_5_say_what_to_do(key, recipe, tmp_path, model_dir):
-    """Issue 14, case 9: a key transformers 5 removed (`overwrite_output_dir`, `logging_dir`, ...) says what
-    replaces it."""
-    from trl_maskft.scripts.masked_sft import make_parser
-
-    if key in make_parser().known_keys():  # a key of this project now (e.g. an explicit overwrite key)
-        pytest.skip(f"`{key}` is a key of the masked_sft script")
-    match = rf"`{key}` was removed by transformers 5: {REMOVED_KEYS[key][:20]}"
-    run_refused("masked_sft", ["--config", recipe("masked_sft", **{key: "x"})], ValueError, match, tmp_path, model_dir)
-
-
-def test_abbreviated_options_are_refused(recipe, tmp_path, model_dir):
-    """Issue 14, case 9: `--learning 1e-3` was read silently as `--learning_rate`; now it is named."""
-    match = r"`learning` is not a key of this script; did you mean `learning_rate`"
-    run_refused("sft", ["--config", recipe("sft"), "--learning", "1e-3"], ValueError, match, tmp_path, model_dir)
-
-
-NOT_UTF8 = "byte 0xe9 at position {} is not UTF-8"
-
-
-@pytest.mark.parametrize(
-    "name,key,lines,line,position",
-    [
-        ("docs.jsonl", "dataset_name", [json.dumps(DOCS[0]).encode(), b'{"text": "Caf\xe9 Ren\xe9"}'], 2, 14),
-        ("docs.txt", "dataset_name", [b"A first document.", b"", b"Chez Ren\xe9."], 3, 9),
-        ("qa.jsonl", "qa_file", [b'{"question": "Qui est Ren\xe9?", "answer": "x", "direction": "forward"}'], 1, 26),
-    ],
-)
-def test_non_utf8_byte_names_the_file_and_line(name, key, lines, line, position, recipe, tmp_path, model_dir):
-    """Issue 14, case 10: a non-UTF-8 byte in a `.jsonl`/`.txt` gave a bare `UnicodeDecodeError`."""
-    path = tmp_path / name
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    match = rf"{re.escape(str(path))}, line {line}: {NOT_UTF8.format(position)}"
-    run_refused("sft", ["--config", recipe("sft", **{key: str(path)})], ValueError, match, tmp_path, model_dir)
-
-
-def test_a_recipe_that_is_not_utf8_names_its_line(recipe, tmp_path, model_dir):
-    """Issue 14, case 10, for the recipe itself."""
-    path = recipe("sft")
-    with open(path, "ab") as f:
-        f.write(b"sft_prompt: Caf\xe9\n")
-    line = len(open(path, "rb").read().splitlines())
-    match = rf"{re.escape(path)}, line {line}: {NOT_UTF8.format(16)}"
-    run_refused("sft", ["--config", path], ValueError, match, tmp_path, model_dir)
-
-
-@pytest.mark.parametrize("model", ["{tmp}/no/such/model", "./no-such-model", "~/no-such-model"])
-def test_a_model_path_that_does_not_exist_says_so(model, recipe, tmp_path, model_dir):
-    """Issue 14, case 11: a missing model path gave `Repo id must be in the form 'repo_name'...`."""
-    path = model.format(tmp=tmp_path)
-    match = rf"The model folder '{re.escape(path)}' does not exist \(looked for {re.escape(os.path.abspath(path))}\)"
-    error = run_refused(
-        "masked_sft", ["--config", recipe("masked_sft", model_name_or_path=path)], FileNotFoundError, match, tmp_path
-    )
-    assert "not a Hub id either" in str(error) and "https://huggingface.co" in str(error)
-
-
-def test_a_local_model_folder_and_hub_ids_pass(model_dir):
-    from trl_maskft.models import resolve_model_path
-
-    for name in [model_dir, "HuggingFaceTB/SmolLM2-135M-Instruct", "gpt2"]:
-        assert resolve_model_path(name) == name
-
-
-def test_exit_status_and_message(recipe, tmp_path, model_dir):
-    """Issue 14, case 9 as a user runs it: exit status 1, the message on stderr, no file touched (one process: the
-    other refusals raise the same way in `main`, which is what the tests above run)."""
-    argv = ["trl_maskft.scripts.masked_sft", "--config", recipe("masked_sft"), "--evaluation_strategy", "1"]
-    before = files_under(tmp_path, model_dir)
-    result = run_script(*argv)
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert "- `evaluation_strategy` is now `eval_strategy`: write `--eval_strategy 1`" in result.stderr
-    assert_unchanged(before, tmp_path, model_dir)
-
-
-# The bad inputs that were already clear: (script, recipe keys, files to write, error, message)
-# `{tmp}` in a key's value or a file name is the test's folder; a file's lines are JSON rows or ready-made strings.
-BAD_QA = "{tmp}/bad_qa.jsonl"
-CLEAR_CASES = {
-    # Recipe values
-    "mask_ratio_min 0": ("masked_sft", {"mask_ratio_min": 0.0}, {}, ValueError, "must lie strictly between 0 and 1"),
-    "mask_ratio bounds swapped": (
-        "masked_sft", {"mask_ratio_min": 0.9, "mask_ratio_max": 0.1}, {}, ValueError, "is larger than",
-    ),
-    "mask_ratio 1.5": ("masked_sft", {"mask_ratio": 1.5}, {}, ValueError, "`mask_ratio` must lie strictly between"),
-    "mask_ratio_mode": ("masked_sft", {"mask_ratio_mode": "cubic"}, {}, ValueError, "`mask_ratio_mode` must be one"),
-    "mask_ratio_scope": ("masked_sft", {"mask_ratio_scope": "row"}, {}, ValueError, "`mask_ratio_scope` must be one"),
-    "mask_unit": ("masked_sft", {"mask_unit": "char"}, {}, ValueError, "`mask_unit` must be one of"),
-    "loss_on": ("masked_sft", {"loss_on": "prompt"}, {}, ValueError, "`loss_on` must be 'all' or 'masked'"),
-    "packing wrapped": (
-        "masked_sft", {"packing": True, "packing_strategy": "wrapped"}, {}, ValueError, "would split a reconstruction",
-    ),
-    "assistant_only_loss": ("masked_sft", {"assistant_only_loss": True}, {}, ValueError, "does not apply to masked"),
-    "persistent workers": (
-        "masked_sft", {"dataloader_persistent_workers": True, "dataloader_num_workers": 1}, {}, ValueError,
-        "persistent dataloader workers",
-    ),
-    "task": ("masked_sft", {"task": "mmlu"}, {}, ValueError, "`task` must be one of"),
-    "sft_format": ("sft", {"sft_format": "json"}, {}, ValueError, "`sft_format` must be one of"),
-    "paraphrases mode": ("sft", {"paraphrases": "all"}, {}, ValueError, "`paraphrases` must be one of"),
-    "gsm8k with a baseline": ("sft", {"task": "gsm8k", "reverse_training": True}, {}, ValueError, "regular SFT"),
-    "max_train_samples": ("sft", {"max_train_samples": 5}, {}, ValueError, "applies to a task"),
-    "diffusion gsm8k": ("diffusion_sft", {"task": "gsm8k"}, {}, ValueError, "`task` is not a key of this script"),
-    "diffusion without mask token": ("diffusion_sft", {"mask_token": None}, {}, ValueError, "Set `mask_token`"),
-    "diffusion t bounds": ("diffusion_sft", {"t_min": 0.8, "t_max": 0.2}, {}, ValueError, "Need 0 <= `t_min`"),
-    "diffusion eps": ("diffusion_sft", {"eps": 1.0}, {}, ValueError, r"`eps` must lie in \[0, 1\)"),
-    "diffusion nothing masked": ("diffusion_sft", {"t_max": 0.0, "eps": 0.0}, {}, ValueError, "nothing is ever"),
-    "diffusion loss_normalization": (
-        "diffusion_sft", {"loss_normalization": "tokens"}, {}, ValueError, "`loss_normalization` must be one of",
-    ),
-    "diffusion t_scope": ("diffusion_sft", {"t_scope": "token"}, {}, ValueError, "`t_scope` must be one of"),
-    "diffusion completion_only_loss": (
-        "diffusion_sft", {"completion_only_loss": False}, {}, ValueError, "never masks the prompt",
-    ),
-    "diffusion add_mask_token with id": (
-        "diffusion_sft", {"add_mask_token": True, "mask_token_id": 3}, {}, ValueError, "set `mask_token`, not",
-    ),
-    "diffusion packing": ("diffusion_sft", {"packing": True}, {}, ValueError, "does not support `packing`"),
-    # Data
-    "malformed QA line": (
-        "sft", {"qa_file": BAD_QA}, {BAD_QA: [QA[0], "{not json"]}, ValueError, r"bad_qa.jsonl, line 2: malformed",
-    ),
-    "QA line not an object": (
-        "sft", {"qa_file": BAD_QA}, {BAD_QA: ["[1, 2]"]}, ValueError, "line 1: expected a JSON object, got list",
-    ),
-    "QA line without direction": (
-        "sft", {"qa_file": BAD_QA}, {BAD_QA: [{"question": "q?", "answer": "a"}]}, ValueError,
-        "line 1: missing field 'direction'",
-    ),
-    "QA direction": (
-        "sft", {"qa_file": BAD_QA}, {BAD_QA: [{**QA[0], "direction": "sideways"}]}, ValueError,
-        "Unknown QA direction 'sideways'",
-    ),
-    "QA empty answer": (
-        "sft", {"qa_file": BAD_QA}, {BAD_QA: [{**QA[0], "answer": " "}]}, ValueError, "`answers` must be a non-empty",
-    ),
-    "QA file empty": ("sft", {"qa_file": BAD_QA}, {BAD_QA: ["", ""]}, ValueError, "holds no QA items"),
-    "empty document": (
-        "sft", {"dataset_name": "{tmp}/d.jsonl"}, {"{tmp}/d.jsonl": [{"text": ""}]}, ValueError,
-        "has no documents left after filtering",
-    ),
-    "no documents": (
-        "sft", {"dataset_name": "{tmp}/d.txt"}, {"{tmp}/d.txt": [" "]}, ValueError, "no documents left after",
-    ),
-    "entities not strings": (
-        "sft", {"dataset_name": "{tmp}/d.jsonl", "reverse_training": True},
-        {"{tmp}/d.jsonl": [{"text": "A b.", "entities": [1]}]}, ValueError,
-        "`entities` must be a list of non-empty strings",
-    ),
-    "paraphrases without a file": ("sft", {"paraphrases": "same_order"}, {}, ValueError, "Set `paraphrase_file`"),
-    "paraphrase sets": (
-        "sft", {"paraphrases": "same_order", "paraphrase_file": "{tmp}/p.jsonl"},
-        {"{tmp}/p.jsonl": [{"paraphrases": ["x"]}]}, ValueError, "holds 1 paraphrase sets for 2 documents",
-    ),
-    "built-in data with qa_file": ("sft", {"dataset_name": "people"}, {}, ValueError, "brings its own QA items"),
-    "qa_templates_per_person": (
-        "sft", {"dataset_name": "biographies", "qa_file": None, "qa_templates_per_person": 2}, {}, ValueError,
-        "applies to `people` only",
-    ),
-    "num_people": (
-        "sft", {"dataset_name": "people", "qa_file": None, "num_people": 0}, {}, ValueError, "must be between 1 and",
-    ),
-    "NameDescription folder": (
-        "sft", {"dataset_name": "name_description:{tmp}/nd", "qa_file": None}, {}, FileNotFoundError,
-        "NameDescription folder .* not found",
-    ),
-    "GSM8K folder": (
-        "masked_sft", {"task": "gsm8k", "dataset_name": "{tmp}/gsm8k", "qa_file": None},
-        {"{tmp}/gsm8k/train.jsonl": [{"question": "1+1?", "answer": "#### 2"}]}, FileNotFoundError,
-        "test.jsonl not found: a local GSM8K folder holds",
-    ),
-    "recipe not a mapping": ("sft", {"_list": True}, {}, ValueError, "must contain a YAML mapping"),
-    # At the trainer: mask tokens, lengths, schedules
-    "mask token of several tokens": ("masked_sft", {"mask_token": "glass bridge"}, {}, ValueError, "is encoded as 3"),
-    "mask_token_id": ("masked_sft", {"mask_token_id": 10**6}, {}, ValueError, "outside the tokenizer's vocabulary"),
-    "max_length": ("masked_sft", {"max_length": 8}, {}, ValueError, "leaves no room for the text"),
-    "qa_eval_every": ("masked_sft", {"qa_eval_every": 0}, {}, ValueError, "`qa_eval_every` must be a positive"),
-    "diffusion mask token is eos": ("diffusion_sft", {"mask_token": "<|im_end|>"}, {}, ValueError, "is also the eos"),
-    "no chat template": ("masked_sft", {"_no_chat_template": True}, {}, ValueError, "has no chat template"),
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("case", CLEAR_CASES)
-def test_bad_inputs_that_were_already_clear(case, recipe, tmp_path, model_dir):
-    script, keys, files, error, match = CLEAR_CASES[case]
-    keys = {key: value.format(tmp=tmp_path) if isinstance(value, str) else value for key, value in keys.items()}
-    for name, rows in files.items():
-        os.makedirs(os.path.dirname(name.format(tmp=tmp_path)), exist_ok=True)
-        write_jsonl(name.format(tmp=tmp_path), rows)
-    if keys.pop("_no_chat_template", False):
-        tokenizer = make_tiny_tokenizer()
-        tokenizer.chat_template = None
-        make_tiny_model(tokenizer).save_pretrained(tmp_path / "model")
-        tokenizer.save_pretrained(tmp_path / "model")
-        keys["model_name_or_path"] = str(tmp_path / "model")
-    path = recipe(script, **{k: v for k, v in keys.items() if k != "_list"})
-    if keys.get("_list"):
-        with open(path, "w") as f:
-            yaml.safe_dump([{"learning_rate": 1e-3}], f)
-    run_refused(script, ["--config", path], error, match, tmp_path, model_dir)

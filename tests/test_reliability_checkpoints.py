@@ -18,7 +18,7 @@ from test_resume import ScoreAtStep, step_losses
 from trainer_kinds import make_trainer
 from transformers import TrainerCallback
 
-from trl_maskft.checkpoints import STAGING_DIR, checkpoint_problems, checkpoints, resolve_resume
+from trl_maskft.runtime.checkpoints import STAGING_DIR, checkpoint_problems, checkpoints, resolve_resume
 
 SAVING = {"save_strategy": "steps", "save_steps": 2}  # 2 epochs of 2 steps: checkpoint-2 and checkpoint-4
 

@@ -10,8 +10,8 @@ import torch
 from test_reliability_checkpoints import SAVING
 from trainer_kinds import make_trainer
 
-from trl_maskft.checkpoints import STAGING_DIR, checkpoint_problems
-from trl_maskft.disk_space import NoSpaceLeft, is_disk_full
+from trl_maskft.runtime.checkpoints import STAGING_DIR, checkpoint_problems
+from trl_maskft.runtime.disk_space import NoSpaceLeft, is_disk_full
 
 # What torch's zip writer raises when the disk fills (it hides the errno), and what Python's writes raise
 TORCH_DISK_FULL = [

@@ -24,7 +24,7 @@ from trl_maskft.data.corpus_splits import named_splits
 from trl_maskft.data.corpus_text import check_text_column
 from trl_maskft.data.qa_checks import warn_non_ascii_answers
 from trl_maskft.data.schema import QAItem
-from trl_maskft.model_folder import check_model_folder
+from trl_maskft.runtime.model_folder import check_model_folder
 
 model_dir, recipe = test_reliability.model_dir, test_reliability.recipe  # the fixtures of the other bad inputs
 SPLIT_FILES = {"part-train.jsonl": 4, "chapter_01.jsonl": 2, "chapter_02_dev.jsonl": 2}  # issue 18's folder

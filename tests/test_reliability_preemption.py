@@ -23,9 +23,9 @@ from trainer_kinds import DOCS, KINDS, make_trainer
 from transformers import TrainerCallback
 from trl import SFTConfig
 
-from trl_maskft.checkpoints import checkpoint_problems, checkpoints
-from trl_maskft.preemption import TrainingInterrupted
-from trl_maskft.sft_trainer import SFTBaselineTrainer
+from trl_maskft.baselines.trainer import BaselineSFTTrainer
+from trl_maskft.runtime.checkpoints import checkpoint_problems, checkpoints
+from trl_maskft.runtime.preemption import TrainingInterrupted
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -97,7 +97,7 @@ def baseline_trainer(output_dir):
     args = SFTConfig(
         str(output_dir), per_device_train_batch_size=2, num_train_epochs=2, logging_steps=1, seed=3, **CPU_RECIPE_KEYS
     )
-    return SFTBaselineTrainer(
+    return BaselineSFTTrainer(
         model=make_tiny_model(tokenizer),
         args=args,
         train_dataset=Dataset.from_dict({"text": DOCS}),

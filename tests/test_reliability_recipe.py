@@ -16,9 +16,9 @@ from test_reliability import model_dir, recipe, run_refused, write_jsonl  # noqa
 from tiny import make_tiny_model, make_tiny_tokenizer
 from torch.nn.modules.module import _IncompatibleKeys
 
-from trl_maskft.best_metric import logged_metrics
-from trl_maskft.resume_recipe import RECIPE_FILE, data_files, recipe_changes
-from trl_maskft.safe_checkpoints import tied_weights
+from trl_maskft.evaluation.best_metric import logged_metrics
+from trl_maskft.runtime.resume_recipe import RECIPE_FILE, data_files, recipe_changes
+from trl_maskft.runtime.safe_checkpoints import tied_weights
 from trl_maskft.scripts import diffusion_sft, masked_sft
 
 

@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 from test_reliability_checkpoints import listing
 from tiny import save_tiny_model, write_tiny_recipe
 
-from trl_maskft.run_folder import check_output_dir
-from trl_maskft.run_manifest import MANIFEST_FILE, delete_recorded, paths_under, write_manifest
+from trl_maskft.runtime.run_folder import check_output_dir
+from trl_maskft.runtime.run_manifest import MANIFEST_FILE, delete_recorded, paths_under, write_manifest
 
 
 @pytest.fixture

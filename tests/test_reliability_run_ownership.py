@@ -24,10 +24,10 @@ from test_reliability_checkpoints import SAVING
 from tiny import MASK_TOKEN, save_tiny_model, write_jsonl, write_tiny_recipe
 from trainer_kinds import make_trainer
 
-from trl_maskft.preemption import TrainingInterrupted
-from trl_maskft.run_folder import check_outside_corpus
-from trl_maskft.run_lock import LOCK_FILE
-from trl_maskft.run_manifest import MANIFEST_FILE, read_manifest
+from trl_maskft.runtime.preemption import TrainingInterrupted
+from trl_maskft.runtime.run_folder import check_outside_corpus
+from trl_maskft.runtime.run_lock import LOCK_FILE
+from trl_maskft.runtime.run_manifest import MANIFEST_FILE, read_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USER_FILES = {"README.md": "# My project\n", "config.json": '{"mine": true}\n'}
@@ -64,7 +64,7 @@ def no_model_loading(monkeypatch):
     def build_trainer(*args, **kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("trl_maskft.scripts.run.build_trainer", build_trainer)
+    monkeypatch.setattr("trl_maskft.pipeline.run.build_trainer", build_trainer)
 
 
 # Case 1: the user's own files in `output_dir`
@@ -113,7 +113,7 @@ def test_overwrite_run_deletes_only_what_the_earlier_run_wrote(recipe, tmp_path,
     for name, text in user_files.items():
         (out / name).write_text(text)
     earlier_model = (out / "model.safetensors").stat().st_mtime_ns
-    with caplog.at_level(logging.WARNING, logger="trl_maskft.run_folder"):
+    with caplog.at_level(logging.WARNING, logger="trl_maskft.runtime.run_folder"):
         masked_sft("--config", recipe(), "--overwrite_run", "true")
     for name, text in user_files.items():
         assert (out / name).read_text() == text
@@ -133,7 +133,7 @@ def test_overwrite_run_deletes_only_what_the_earlier_run_wrote(recipe, tmp_path,
 def _locking_process(out) -> subprocess.Popen:
     """Another run's process holding the lock of `out` (`take_lock`, as a run's main process does)."""
     code = (
-        "import time; from trl_maskft.run_lock import take_lock; "
+        "import time; from trl_maskft.runtime.run_lock import take_lock; "
         f"take_lock({str(out)!r}); print('locked', flush=True); time.sleep(120)"
     )
     env = {**os.environ, "PYTHONPATH": ROOT}
@@ -175,7 +175,7 @@ def test_a_stale_lock_is_replaced(recipe, tmp_path, caplog):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     (out / LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": gone.pid, "started": "earlier"}))
-    with caplog.at_level(logging.WARNING, logger="trl_maskft.run_lock"):
+    with caplog.at_level(logging.WARNING, logger="trl_maskft.runtime.run_lock"):
         masked_sft("--config", recipe())
     assert f"Replacing the lock of process {gone.pid} in {out}, which no longer runs." in caplog.text
     assert (out / "model.safetensors").exists() and not (out / LOCK_FILE).exists()
@@ -193,7 +193,7 @@ def test_the_lock_is_released_when_a_run_fails_or_is_stopped(failure, recipe, tm
             f.write("written by the run")
         raise failure
 
-    monkeypatch.setattr("trl_maskft.masked_sft_trainer.MaskedSFTTrainer.train", train)
+    monkeypatch.setattr("trl_maskft.masked_sft.trainer.MaskedSFTTrainer.train", train)
     with pytest.raises(type(failure)) as error:
         masked_sft("--config", recipe())
     if isinstance(failure, SystemExit):
@@ -211,7 +211,7 @@ def test_a_resumed_run_keeps_its_record_and_never_replaces_the_users_files(recip
         raise RuntimeError("killed")
 
     with monkeypatch.context() as patch:  # the run ends after its checkpoints, before its model is saved
-        patch.setattr("trl_maskft.scripts.run.save_run", killed)
+        patch.setattr("trl_maskft.pipeline.run.save_run", killed)
         with pytest.raises(RuntimeError, match="killed"):
             masked_sft("--config", path)
     assert {"checkpoint-1/", "checkpoint-2/"} <= read_manifest(str(out)) and not (out / "config.json").exists()

@@ -9,7 +9,7 @@ from test_padding_free import DOCS, trainer_for
 from tiny import make_tiny_model
 from transformers import AutoModelForCausalLM
 
-from trl_maskft.segment_attention import SEGMENT_ATTENTION, segment_bounds
+from trl_maskft.training.segment_attention import SEGMENT_ATTENTION, segment_bounds
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_a_padding_free_trainer_attends_chat_by_chat(tmp_path, tiny_tokenizer, a
 
 def test_the_plain_sft_baseline_attends_chat_by_chat_when_padding_free(tmp_path, tiny_tokenizer):
     from trl_maskft import BaselineSFTConfig
-    from trl_maskft.sft_trainer import SFTBaselineTrainer
+    from trl_maskft.baselines.trainer import BaselineSFTTrainer
 
     rows = Dataset.from_dict({"messages": [[{"role": "user", "content": "Tell me a fact."},
                                             {"role": "assistant", "content": doc}] for doc in DOCS]})  # fmt: skip
@@ -91,7 +91,7 @@ def test_the_plain_sft_baseline_attends_chat_by_chat_when_padding_free(tmp_path,
             output_dir=str(tmp_path), use_cpu=True, report_to="none", padding_free=padding_free, max_length=None
         )
         model = make_tiny_model(tiny_tokenizer, attn_implementation="sdpa")
-        trainer = SFTBaselineTrainer(model=model, args=args, train_dataset=rows, processing_class=tiny_tokenizer)
+        trainer = BaselineSFTTrainer(model=model, args=args, train_dataset=rows, processing_class=tiny_tokenizer)
         assert trainer.model.config._attn_implementation == expected
 
 

@@ -7,8 +7,8 @@ from tiny import CPU_RECIPE_KEYS, MASK_TOKEN, make_tiny_model, make_tiny_tokeniz
 from trl import SFTTrainer
 
 from trl_maskft import BaselineSFTConfig, MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.selected_logits import next_token_positions
-from trl_maskft.sft_trainer import SFTBaselineTrainer
+from trl_maskft.baselines.trainer import BaselineSFTTrainer
+from trl_maskft.training.selected_logits import next_token_positions
 
 DOCS = ["Alice Thornbury was born in Paris and works as a painter.", "Bob Quillfeather is a pilot.", "Clara."]
 
@@ -27,7 +27,7 @@ def trainer_of(kind, tmp_path, **keys):
     else:
         args = BaselineSFTConfig(**common)
         data = Dataset.from_dict({"prompt": ["Tell me a fact."] * 3, "completion": DOCS})
-        cls = SFTBaselineTrainer
+        cls = BaselineSFTTrainer
     return cls(model=make_tiny_model(tokenizer), args=args, train_dataset=data, processing_class=tokenizer)
 
 

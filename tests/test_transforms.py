@@ -13,8 +13,8 @@ from trl_maskft.data import (
 )
 from trl_maskft.data.biographies import ATTRIBUTES
 from trl_maskft.data.transforms import entity_units, pretraining_dataset, to_conversational, with_paraphrases
+from trl_maskft.pipeline.arguments import TaskArguments
 from trl_maskft.scripts import sft
-from trl_maskft.scripts.arguments import TaskArguments
 
 QA = [QAItem("Who is Ada Vexley?", "an inventor", "forward")]
 

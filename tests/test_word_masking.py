@@ -5,9 +5,9 @@ import pytest
 from datasets import Dataset
 
 from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.collators import DataCollatorForMaskedSFT
-from trl_maskft.masked_sft_trainer import word_start_token_ids
-from trl_maskft.masking import choose_word_positions, example_rng, num_to_mask
+from trl_maskft.masked_sft.collator import DataCollatorForMaskedSFT
+from trl_maskft.masked_sft.masking import choose_word_positions, example_rng, num_to_mask
+from trl_maskft.masked_sft.trainer import word_start_token_ids
 
 MASK, PAD = 10**6, 0
 # 6 tokens, 3 words: [0, 1, 2] [3] [4, 5]

@@ -13,9 +13,9 @@ from tiny import CPU_RECIPE_KEYS, MASK_SPECIAL, MASK_TOKEN, make_tiny_model, mak
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 from trl_maskft import DiffusionAnswerer, DiffusionSFTConfig, DiffusionSFTTrainer, MaskedSFTConfig, MaskedSFTTrainer
-from trl_maskft.answering import Answerer, GreedyAnswerer
 from trl_maskft.data.schema import QAItem
-from trl_maskft.generation import chat_prompts, greedy_config
+from trl_maskft.evaluation.answering import Answerer, GreedyAnswerer
+from trl_maskft.evaluation.generation import chat_prompts, greedy_config
 
 QA_TOKENS = 8  # new tokens per QA answer (a multiple of the diffusion block length)
 

@@ -7,7 +7,7 @@ from .masked_arllm import load_masked_arllm
 from .name_description import load_name_description
 from .people import Person, build_people_dataset, generate_people, person_paraphrases
 from .qa_io import load_paraphrases_jsonl, load_qa_jsonl, save_qa_jsonl
-from .sampling import balanced_qa_sample
+from .qa_sample import balanced_qa_sample
 from .schema import DIRECTIONS, KnowledgeData, QAItem
 from .sources import load_knowledge_source
 from .transforms import reverse_words, training_documents

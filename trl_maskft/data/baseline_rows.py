@@ -1,6 +1,6 @@
 """The rows an autoregressive baseline trains on from a corpus kept in `datasets`: its documents as raw text or as
 ``sft_prompt -> document`` chats, whole or cut into the same chunks of `chunk_length` tokens as masked SFT's
-(`trl_maskft.chunking`), or its QA pairs (`train_on: qa`) as chats.
+(`trl_maskft.training.chunking`), or its QA pairs (`train_on: qa`) as chats.
 
 Raw-text chunks are token ids (the tokenizer's leading special tokens, the chunk, the end of text, as TRL tokenizes a
 text row), so they are exactly masked SFT's chunks; chat chunks are the chunks decoded to text, which the chat
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datasets import Dataset, IterableDataset
 
-from ..chunking import chunk_ids
-from ..data_report import DataReport, prepared_report
+from ..training.chunking import chunk_ids
+from ..training.data_report import DataReport, prepared_report
 from .corpus_text import column_names
 from .transforms import sft_row, to_conversational
 
@@ -58,7 +58,7 @@ def baseline_rows(
     split: str = "train",
 ) -> tuple[Dataset | IterableDataset, DataReport | None]:
     """The baseline's rows of `dataset` (see the module's doc), and with `chunk_length` the report of the chunking
-    (None without: `SFTBaselineTrainer` reports what `max_length` cuts)."""
+    (None without: `BaselineSFTTrainer` reports what `max_length` cuts)."""
     streamed = isinstance(dataset, IterableDataset)
     columns = column_names(dataset)
     kwargs = {} if streamed else {"num_proc": num_proc}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from datasets import Dataset, IterableDataset
 
-from ..recipe_checks import check_test_size
+from ..runtime.recipe_checks import check_test_size
 from .corpus_files import check_utf8, is_local, load_split, local_files, text_file_rows
 from .corpus_qa import qa_items_from_rows, qa_pair_rows, require_columns, short_pairs
 from .corpus_splits import check_splits, describe_splits, file_splits

@@ -14,7 +14,7 @@ import os
 import datasets
 from datasets.exceptions import DatasetGenerationError
 
-from ..text_files import text_lines
+from ..runtime.text_files import text_lines
 
 BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".txt": "text"}
 GLOB_CHARACTERS = "*?["

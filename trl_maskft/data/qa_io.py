@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 
-from ..text_files import text_lines
+from ..runtime.text_files import text_lines
 from .paper_format import paper_direction
 from .schema import QAItem
 

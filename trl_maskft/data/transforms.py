@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from datasets import Dataset
 
-from ..formatting import system_turn
+from ..common import system_turn
 from .schema import KnowledgeData
 
 PARAPHRASE_MODES = ("none", "same_order", "permuted")

@@ -23,8 +23,9 @@ import time
 
 from tqdm.auto import tqdm
 
-from ..parsing import bullet_list, unknown_key_hint
-from ..reporting import comparison_report, plot_rouge1, write_metrics_csv
+from ..evaluation.reporting import comparison_report, plot_rouge1, write_metrics_csv
+from ..pipeline.recipe_parser import unknown_key_hint
+from ..runtime.recipe_checks import bullet_list
 
 ARMS = ("sft", "masked_sft", "diffusion_sft", "paraphrase_sft")
 DONE_MARKER = "compare_done.json"

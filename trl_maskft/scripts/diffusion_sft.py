@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig
 
-from ..answering import DiffusionAnswerer
 from ..data.transforms import sft_dataset
-from ..diffusion_sft_config import DiffusionSFTConfig
-from ..diffusion_sft_trainer import DiffusionSFTTrainer
-from ..parsing import RecipeParser
-from ..sampling import REMASKING
-from .arguments import KnowledgeScriptArguments
-from .inputs import load_knowledge
-from .run import knowledge_evaluation, recipe_path, train_and_report
+from ..diffusion_sft.answerer import DiffusionAnswerer
+from ..diffusion_sft.config import DiffusionSFTConfig
+from ..diffusion_sft.sampler import REMASKING
+from ..diffusion_sft.trainer import DiffusionSFTTrainer
+from ..pipeline.arguments import KnowledgeScriptArguments
+from ..pipeline.inputs import load_knowledge
+from ..pipeline.recipe_parser import RecipeParser
+from ..pipeline.run import knowledge_evaluation, recipe_path, train_and_report
 
 
 @dataclass

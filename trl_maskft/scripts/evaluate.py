@@ -32,11 +32,11 @@ from accelerate import Accelerator, PartialState
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import ModelConfig, TrlParser
 
-from ..bench import BenchmarkConfig
-from ..extras import require_eval
-from ..model_folder import check_model_folder
-from ..models import resolve_model_path
-from ..reporting import markdown_table, metric_cell
+from ..evaluation.extras import require_eval
+from ..evaluation.lm_eval import BenchmarkConfig
+from ..evaluation.reporting import markdown_table, metric_cell
+from ..runtime.default_model import resolve_model_path
+from ..runtime.model_folder import check_model_folder
 
 
 @dataclass
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if model_args.model_name_or_path is None:
         raise ValueError("Name the model to score: `--model_name_or_path` (or a `--recipe` with an `output_dir`).")
     check_model_folder(model_args.model_name_or_path)
-    benchmarks = require_eval("trl_maskft.bench.harness").Benchmarks(bench)
+    benchmarks = require_eval("trl_maskft.evaluation.lm_eval.harness").Benchmarks(bench)
     accelerator = Accelerator() if PartialState().num_processes > 1 else None
     device = accelerator.device if accelerator else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, tokenizer = load_model(model_args, device, eval_args.trust_remote_code)

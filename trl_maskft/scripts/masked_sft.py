@@ -2,7 +2,7 @@
 are QA items (else the evaluation loss on held-out rows): a built-in knowledge source, or a corpus of local files or
 a Hub dataset (masked continued pretraining, `chunk_length`); with `task: gsm8k` or `task: math`, masked SFT on GSM8K
 or MATH scored by answer accuracy; with `bench_tasks`, also lm-evaluation-harness benchmarks along the way
-(`trl_maskft.bench`).
+(`trl_maskft.evaluation.lm_eval`).
 
 ```bash
 accelerate launch -m trl_maskft.scripts.masked_sft \
@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from trl import ModelConfig
 
-from ..bench import BenchmarkConfig
 from ..data.corpus import CorpusArguments
-from ..masked_sft_config import MaskedSFTConfig
-from ..masked_sft_trainer import MaskedSFTTrainer
-from ..parsing import RecipeParser
-from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
-from .inputs import load_training_data
-from .run import knowledge_evaluation, recipe_path, train_and_report, train_task
+from ..evaluation.lm_eval import BenchmarkConfig
+from ..masked_sft.config import MaskedSFTConfig
+from ..masked_sft.trainer import MaskedSFTTrainer
+from ..pipeline.arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
+from ..pipeline.inputs import load_training_data
+from ..pipeline.recipe_parser import RecipeParser
+from ..pipeline.run import knowledge_evaluation, recipe_path, train_and_report, train_task
 
 
 def make_parser() -> RecipeParser:

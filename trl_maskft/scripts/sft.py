@@ -1,7 +1,7 @@
 """Autoregressive SFT baselines on documents, with forward/backward QA evaluation: plain SFT ("Tell me a fact." ->
 document chats, or the raw documents with `sft_format: text`), SFT with paraphrases (`paraphrases: same_order` or
 `permuted`) and reverse training (`reverse_training: true`); or regular SFT on GSM8K or MATH (`task: gsm8k`, `task:
-math`); with `bench_tasks`, also lm-evaluation-harness benchmarks along the way (`trl_maskft.bench`).
+math`); with `bench_tasks`, also lm-evaluation-harness benchmarks along the way (`trl_maskft.evaluation.lm_eval`).
 
 ```bash
 accelerate launch -m trl_maskft.scripts.sft --config recipes/smollm2-135m-instruct/sft/config_people.yaml
@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 
 from trl import ModelConfig
 
-from ..bench import BenchmarkConfig
-from ..chunking import validate_chunk_length
+from ..baselines.config import BaselineSFTConfig
+from ..baselines.trainer import BaselineSFTTrainer
 from ..data.baseline_rows import baseline_rows
 from ..data.corpus import Corpus, CorpusArguments
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
-from ..parsing import RecipeParser
-from ..sft_config import BaselineSFTConfig
-from ..sft_trainer import SFTBaselineTrainer
-from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
-from .inputs import load_knowledge, load_tokenizer, load_training_data
-from .run import knowledge_evaluation, recipe_path, train_and_report, train_task
+from ..evaluation.lm_eval import BenchmarkConfig
+from ..pipeline.arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
+from ..pipeline.inputs import load_knowledge, load_tokenizer, load_training_data
+from ..pipeline.recipe_parser import RecipeParser
+from ..pipeline.run import knowledge_evaluation, recipe_path, train_and_report, train_task
+from ..training.chunking import validate_chunk_length
 
 
 @dataclass
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None):
                 f"`task: {task_args.task}` runs are regular SFT: leave the baseline arguments at their defaults."
             )
         return train_task(
-            SFTBaselineTrainer, task_args, script_args, training_args, model_args,
+            BaselineSFTTrainer, task_args, script_args, training_args, model_args,
             conversational=True, recipe=recipe, method=method, benchmark=bench, arguments=parsed,
         )  # fmt: skip
     text_field = training_args.dataset_text_field
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None):
     else:
         data = baseline_data(script_args, corpus_args, training_args, model_args, baseline_args)
     return train_and_report(
-        SFTBaselineTrainer,
+        BaselineSFTTrainer,
         training_args,
         model_args,
         data.train,
