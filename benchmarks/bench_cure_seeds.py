@@ -54,10 +54,10 @@ def run_once(arm: str, seed: int, args) -> dict:
     out = os.path.join(args.output_dir, arm, f"seed{seed}")
     recipe = os.path.join(args.recipes_dir, arm, args.config_name)
     argv = ["--config", recipe, "--seed", str(seed), *args.extra, "--output_dir", out]
-    log = os.path.join(out, "run.log")
+    log = f"{out}.log"  # beside the run's folder: a run starts only in an empty `output_dir`
     done = finished_run(out, argv)
     if done is None:
-        os.makedirs(out, exist_ok=True)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
         command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", args.accelerate_config,
                    "-m", f"trl_maskft.scripts.{arm}", *argv]  # fmt: skip
         print(f"{arm} seed {seed}: running (log: {log})", flush=True)
