@@ -4,9 +4,9 @@ orders and resumes."""
 
 import logging
 import os
-import subprocess
 import sys
 
+import processes
 import pytest
 import torch
 from corpus_helpers import TEXT, isolated_datasets_cache, long_document, write_corpus  # noqa: F401
@@ -110,7 +110,8 @@ def tokenized_file(tmp_path, chunk: int, subprocess_run: bool = False) -> str:
         exec(compile(code.replace("print(", "result = ("), "tokenize", "exec"), namespace)
         return namespace["result"]
     env = {**os.environ, "PYTHONPATH": ROOT}
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    run = processes.run([sys.executable, "-c", code], env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
     return run.stdout.strip()
 
 

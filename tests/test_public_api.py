@@ -2,10 +2,10 @@
 
 import importlib
 import inspect
-import subprocess
 import sys
 import warnings
 
+import processes
 import pytest
 from transformers import TrainerCallback, TrainingArguments
 from trl import SFTTrainer
@@ -106,5 +106,5 @@ def test_the_old_name_of_the_baselines_trainer_warns_and_is_the_new_one():
 def test_a_new_path_and_the_api_do_not_warn():
     # in a process of its own: importing a module afresh here would leave the scripts with its older classes
     code = "import trl_maskft, trl_maskft.masked_sft.trainer, trl_maskft.evaluation.lm_eval.harness"
-    done = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], capture_output=True, text=True)
+    done = processes.run([sys.executable, "-W", "error::FutureWarning", "-c", code], timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -17,7 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
+from contextlib import contextmanager
 
+import processes
 import pytest
 from test_reliability import DOCS, QA, run_refused
 from test_reliability_checkpoints import SAVING
@@ -130,28 +132,26 @@ def test_overwrite_run_deletes_only_what_the_earlier_run_wrote(recipe, tmp_path,
 # Case 3: one run at a time
 
 
-def _locking_process(out) -> subprocess.Popen:
-    """Another run's process holding the lock of `out` (`take_lock`, as a run's main process does)."""
+@contextmanager
+def _locking_process(out):
+    """Another run's process holding the lock of `out` (`take_lock`, as a run's main process does), killed with its
+    process group when the block ends (tests/processes.py)."""
     code = (
         "import time; from trl_maskft.runtime.run_lock import take_lock; "
         f"take_lock({str(out)!r}); print('locked', flush=True); time.sleep(120)"
     )
     env = {**os.environ, "PYTHONPATH": ROOT}
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-    assert process.stdout.readline().strip() == "locked"
-    return process
+    with processes.started([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env) as process:
+        assert process.stdout.readline().strip() == "locked"
+        yield process
 
 
 def test_a_second_run_into_the_same_output_dir_is_refused(recipe, tmp_path, no_model_loading):
     """Issue 18 case 3: two runs started into one `output_dir` both said "saved"; only the second's files remained."""
     out = tmp_path / "out"
     out.mkdir()
-    other = _locking_process(out)
-    try:
+    with _locking_process(out) as other:
         error = run_refused("masked_sft", ["--config", recipe()], ValueError, "is in use by another run", tmp_path)
-    finally:
-        other.kill()
-        other.wait()
     host = socket.gethostname()
     assert f"(host {host}, process {other.pid}, started " in str(error) and f"`ps -p {other.pid}`" in str(error)
 
@@ -172,8 +172,8 @@ def test_a_stale_lock_is_replaced(recipe, tmp_path, caplog):
     """Issue 18 case 3: the lock of a run killed on this host (its process is gone) does not block the next run."""
     out = tmp_path / "out"
     out.mkdir()
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
+    with processes.started([sys.executable, "-c", "pass"]) as gone:
+        gone.wait()
     (out / LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": gone.pid, "started": "earlier"}))
     with caplog.at_level(logging.WARNING, logger="trl_maskft.runtime.run_lock"):
         masked_sft("--config", recipe())
