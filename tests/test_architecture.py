@@ -16,7 +16,7 @@ PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 METHODS = ("masked_sft", "diffusion_sft", "baselines")
 SHARED = ("training", "runtime", "data", "common")
 TOP = ("scripts", "pipeline")
-FOLDERS = (*METHODS, "training", "runtime", "data", "evaluation", "pipeline", "scripts")
+FOLDERS = (*METHODS, "training", "runtime", "data", "evaluation", "updates", "pipeline", "scripts")
 DYNAMIC_IMPORTS = ("import_module", "require_eval")
 
 
@@ -65,7 +65,7 @@ def broken_rule(importer: str, imported: str) -> str | None:
         return None
     if importer in METHODS and imported in METHODS:
         return f"a method folder ({importer}/) imports no other method folder ({imported}/)"
-    if importer in ("evaluation", *SHARED) and imported in METHODS:
+    if importer in ("evaluation", "updates", *SHARED) and imported in METHODS:
         return f"{importer}/ imports no method folder ({imported}/): it is below the methods"
     if importer not in TOP and imported in TOP:
         return f"only scripts/ and pipeline/ import {imported}/ (the run flow is on top of everything)"

@@ -2,7 +2,8 @@
 items (JSONL).
 
 A QA line is
-`{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str}` (`group` optional);
+`{"question": str, "answer": str | list[str], "direction": "forward" | "backward", "group": str,
+"old_answers": list[str]}` (`group` and `old_answers`, the answers of an edited fact before its edit, optional);
 the paper's test lines, `{"group", "task", "question", "answer"}`, are read too (`paper_format.paper_direction`).
 Blank lines are skipped; errors name the file and the 1-based line.
 """
@@ -53,7 +54,9 @@ def load_qa_jsonl(path: PathLike) -> list[QAItem]:
         )
         try:
             direction = paper_direction(direction, row.get("group", "")) if paper else direction
-            items.append(QAItem(question=question, answers=answer, direction=direction, group=row.get("group", "")))
+            old = row.get("old_answers", ())
+            group = row.get("group", "")
+            items.append(QAItem(question, answers=answer, direction=direction, group=group, old_answers=old))
         except ValueError as err:
             raise ValueError(f"{path}, line {line_number}: {err}") from err
     if not items:
@@ -84,4 +87,6 @@ def save_qa_jsonl(items: Sequence[QAItem], path: PathLike) -> None:
         for item in items:
             answer = item.answer if len(item.answers) == 1 else list(item.answers)
             row = {"question": item.question, "answer": answer, "direction": item.direction, "group": item.group}
+            if item.old_answers:
+                row["old_answers"] = list(item.old_answers)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -22,12 +22,15 @@ class QAItem:
         answers: the accepted references; a single string is stored as a one-element tuple.
         direction: `"forward"` (the question names the subject as the documents do) or `"backward"` (the reverse).
         group: optional label; metrics are also reported per non-empty group.
+        old_answers: for a fact that an update edited, the answers it had before the edit (which must differ from
+            `answers`); empty otherwise.
     """
 
     question: str
     answers: tuple[str, ...]
     direction: str
     group: str = ""
+    old_answers: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not _is_text(self.question):
@@ -36,6 +39,16 @@ class QAItem:
         if not (isinstance(answers, list | tuple) and answers and all(_is_text(answer) for answer in answers)):
             raise ValueError(f"`answers` must be a non-empty string or list of strings, got {self.answers!r}.")
         object.__setattr__(self, "answers", tuple(answers))
+        old = (self.old_answers,) if isinstance(self.old_answers, str) else self.old_answers
+        if not (isinstance(old, list | tuple) and all(_is_text(answer) for answer in old)):
+            raise ValueError(f"`old_answers` must be a string or list of strings, got {self.old_answers!r}.")
+        object.__setattr__(self, "old_answers", tuple(old))
+        same = sorted(set(self.old_answers) & set(self.answers))
+        if same:
+            raise ValueError(
+                f"old answer(s) {same} of {self.question!r} equal its new answer: an edited fact's `old_answers` "
+                "are the answers it had before the edit; remove them from `old_answers` or give the new `answer`."
+            )
         if not isinstance(self.group, str):
             raise ValueError(f"`group` must be a string, got {self.group!r}.")
         if self.direction not in DIRECTIONS:
@@ -63,5 +76,12 @@ class KnowledgeData:
         return Dataset.from_dict({text_field: list(self.documents)})
 
     def qa_records(self) -> list[dict]:
-        """The QA items as dicts with `question`, `answers` (list), `direction` and `group`."""
-        return [{**asdict(item), "answers": list(item.answers)} for item in self.qa]
+        """The QA items as dicts with `question`, `answers` (list), `direction`, `group` and, for an edited fact,
+        `old_answers` (list)."""
+        records = []
+        for item in self.qa:
+            record = {**asdict(item), "answers": list(item.answers), "old_answers": list(item.old_answers)}
+            if not item.old_answers:
+                del record["old_answers"]
+            records.append(record)
+        return records
