@@ -81,12 +81,20 @@ def load_paraphrases_jsonl(path: PathLike, num_documents: int) -> list[list[str]
     return sets
 
 
+def qa_jsonl_text(items: Sequence[QAItem]) -> str:
+    """QA items as JSONL lines; `answer` is a string for a single reference and a list otherwise, `old_answers` is
+    written for an edited fact only."""
+    lines = []
+    for item in items:
+        answer = item.answer if len(item.answers) == 1 else list(item.answers)
+        row = {"question": item.question, "answer": answer, "direction": item.direction, "group": item.group}
+        if item.old_answers:
+            row["old_answers"] = list(item.old_answers)
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    return "".join(lines)
+
+
 def save_qa_jsonl(items: Sequence[QAItem], path: PathLike) -> None:
-    """Write QA items as JSONL; `answer` is a string for a single reference and a list otherwise."""
+    """Write QA items as JSONL (`qa_jsonl_text`)."""
     with open(path, "w", encoding="utf-8") as f:
-        for item in items:
-            answer = item.answer if len(item.answers) == 1 else list(item.answers)
-            row = {"question": item.question, "answer": answer, "direction": item.direction, "group": item.group}
-            if item.old_answers:
-                row["old_answers"] = list(item.old_answers)
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.write(qa_jsonl_text(items))

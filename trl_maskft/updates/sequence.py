@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 
 from ..data.people_updates import build_people_updates, update_group
-from ..data.qa_io import read_jsonl_rows, save_qa_jsonl
+from ..data.qa_io import qa_jsonl_text, read_jsonl_rows
 from ..data.schema import KnowledgeData, QAItem
 from ..data.sources import load_knowledge_source
 from .spec import UpdatesRecipe
@@ -51,7 +51,7 @@ def load_updates(recipe: UpdatesRecipe) -> list[Update]:
     seed, templates = keys.get("dataset_seed", 0), keys.get("qa_templates_per_person")
     people = [i for i, source in enumerate(recipe.updates) if source.dataset_name == "people"]
     sizes, edits = ([getattr(recipe.updates[i], key) for i in people] for key in ("num_people", "num_edits"))
-    generated = build_people_updates(sizes, edits, seed, templates, [i + 1 for i in people])
+    generated = build_people_updates(sizes, edits, seed, templates, [i + 1 for i in people]) if people else []
     by_index = dict(zip(people, generated, strict=True))
     updates = []
     for i, source in enumerate(recipe.updates):
@@ -82,13 +82,26 @@ def replayed(updates: list[Update], index: int, ratio: float, seed: int) -> list
     return random.Random(seed + index).sample(pool, count)
 
 
+def _write_if_changed(path: str, text: str) -> None:
+    """Write `text` to `path` unless it holds it already: a resumed update's run sees its data files untouched."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def write_update_data(folder: str, updates: list[Update], index: int, ratio: float, seed: int) -> tuple[str, str]:
     """Write `documents.jsonl` (update `index`'s documents and its replay) and `qa.jsonl` (the QA items of updates
-    1..index+1) to `folder`; returns both paths."""
+    1..index+1) to `folder`, leaving files that hold them already untouched; returns both paths."""
     os.makedirs(folder, exist_ok=True)
     documents = updates[index].knowledge.documents + replayed(updates, index, ratio, seed)
     documents_path, qa_path = os.path.join(folder, "documents.jsonl"), os.path.join(folder, "qa.jsonl")
-    with open(documents_path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps({"text": doc}, ensure_ascii=False) + "\n" for doc in documents)
-    save_qa_jsonl([item for update in updates[: index + 1] for item in update.knowledge.qa], qa_path)
+    _write_if_changed(
+        documents_path, "".join(json.dumps({"text": doc}, ensure_ascii=False) + "\n" for doc in documents)
+    )
+    _write_if_changed(
+        qa_path, qa_jsonl_text([item for update in updates[: index + 1] for item in update.knowledge.qa])
+    )
     return documents_path, qa_path
