@@ -31,7 +31,7 @@ from ..data.qa_io import load_qa_jsonl
 from ..pipeline.recipe_parser import unknown_key_hint
 from ..runtime.checkpoints import last_complete_checkpoint
 from ..runtime.recipe_checks import bullet_list
-from ..updates.metrics import edit_metrics, retention_matrix
+from ..updates.metrics import average_accuracy, backward_transfer, edit_metrics, retention_matrix
 from ..updates.report import plot_matrices, updates_report, write_updates_csv
 from ..updates.sequence import load_updates, write_update_data
 from ..updates.spec import UpdatesRecipe, parse_updates_recipe
@@ -112,7 +112,8 @@ def run_update(method: str, recipe_file: str, extra: list[str], launcher: str | 
 
 
 def main(argv: list[str] | None = None) -> str:
-    """Run (or resume) every update, then write and print `updates.md`, `updates.csv` and `updates.png`."""
+    """Run (or resume) every update, then write `updates.json` (the numbers), `updates.csv` and `updates.png`, and
+    write and print `updates.md`."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise RuntimeError(
             "trl-maskft-updates runs the updates one after another and cannot be launched on several processes: run "
@@ -145,6 +146,15 @@ def main(argv: list[str] | None = None) -> str:
         records = [json.loads(line) for line in f if line.strip()]
     items = load_qa_jsonl(os.path.join(recipe.output_dir, "data", f"update_{len(updates)}", "qa.jsonl"))
     edits = edit_metrics(records, items, recipe.method_keys.get("qa_score", "paper"))
+    summary = {
+        "matrices": matrices,
+        "average_accuracy": {direction: average_accuracy(matrix) for direction, matrix in matrices.items()},
+        "backward_transfer": {direction: backward_transfer(matrix) for direction, matrix in matrices.items()},
+        "wall_time_s": wall_times,
+        "edits": edits,
+    }
+    with open(os.path.join(recipe.output_dir, "updates.json"), "w") as f:
+        json.dump(summary, f, indent=2)
     report = updates_report(matrices, wall_times, edits)
     with open(os.path.join(recipe.output_dir, "updates.md"), "w") as f:
         f.write(report)
