@@ -1,7 +1,7 @@
 """Sequential updates with edits on the CPU: plain vs masked SFT, with and without replay, over seeds (issue 21).
 
     python benchmarks/bench_updates.py                          # seeds 42 43 44, sft and masked_sft, replay 0 and 0.5
-    python benchmarks/bench_updates.py --seeds 1 2 --output_dir /tmp/upd --set model_name_or_path=<tiny model> \
+    python benchmarks/bench_updates.py --seeds 1 2 --output_dir /tmp/upd --set model_name_or_path=<tiny model> \\
         num_train_epochs=2 lr_scheduler_type=constant 'lr_scheduler_kwargs={}' "masked_sft.mask_token='[]'"  # smoke
 
 Each (method, replay ratio, seed) runs `trl-maskft-updates` on `<recipes_dir>/<method>/updates/<config_name>` (3

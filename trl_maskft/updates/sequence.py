@@ -13,6 +13,7 @@ from ..data.people_updates import build_people_updates, update_group
 from ..data.qa_io import qa_jsonl_text, read_jsonl_rows
 from ..data.schema import KnowledgeData, QAItem
 from ..data.sources import load_knowledge_source
+from .parts import knowledge_part, parse_part
 from .spec import UpdatesRecipe
 
 
@@ -61,6 +62,14 @@ def load_updates(recipe: UpdatesRecipe) -> list[Update]:
             if i == 0 and source.qa_file:
                 _check_first_update_edits(source.qa_file)
             knowledge = load_knowledge_source(source.dataset_name, qa_file=source.qa_file, seed=seed)
+            if source.part:
+                knowledge, unanswered = knowledge_part(knowledge, *parse_part(source.part))
+                if unanswered:
+                    warnings.warn(
+                        f"{recipe.path}: update {i + 1} ({source.dataset_name}, part {source.part}): {unanswered} QA "
+                        "items have an answer that no document of the source holds; no part asks them.",
+                        stacklevel=2,
+                    )
             knowledge.qa, superseded = _regroup(knowledge.qa, i + 1), []
         for j, earlier in enumerate(updates):
             if set(knowledge.documents) == set(earlier.knowledge.documents):

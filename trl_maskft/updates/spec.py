@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from ..runtime.recipe_checks import bullet_list
+from .parts import parse_part
 
 METHODS = ("masked_sft", "sft")
 # Keys of the data an update names: in `updates:`, not at the top of the recipe
@@ -28,6 +29,7 @@ UPDATE_KEYS = {
     "num_people": "new people of a `people` update",
     "num_edits": "people of earlier `people` updates this update gives a new description",
     "qa_file": "JSONL of QA items of a corpus update (`old_answers` on the items of facts it edits)",
+    "part": "`k/n`: the k-th of n shares of a source's documents and the QA items they answer (`updates/parts.py`)",
 }
 
 
@@ -39,6 +41,7 @@ class UpdateSource:
     num_people: int = 10
     num_edits: int = 0
     qa_file: str | None = None
+    part: str | None = None
 
 
 @dataclass
@@ -68,13 +71,15 @@ def _source(path: str, index: int, entry) -> UpdateSource:
         raise ValueError(f"{where}: `dataset_name` (a non-empty string) is required.")
     people = entry["dataset_name"] == "people"
     wrong = [key for key in ("num_people", "num_edits") if key in entry and not people]
-    wrong += ["qa_file"] if people and "qa_file" in entry else []
+    wrong += [key for key in ("qa_file", "part") if people and key in entry]
     if wrong:
         raise ValueError(f"{where}: {wrong} do not apply to `dataset_name: {entry['dataset_name']}`.")
     for key in ("num_people", "num_edits"):
         value = entry.get(key, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{where}: `{key}` must be a whole number >= 0, got {value!r}.")
+    if "part" in entry and parse_part(entry["part"]) is None:
+        raise ValueError(f"{where}: `part` must be `k/n` with 1 <= k <= n (e.g. `1/3`), got {entry['part']!r}.")
     if index == 1 and entry.get("num_edits"):
         raise ValueError(f"{where}: the first update cannot edit facts (`num_edits`): no earlier update taught any.")
     return UpdateSource(**entry)
