@@ -73,6 +73,9 @@ def write_recipe(tmp_path, updates, **keys):
         ([{"dataset_name": "people"}], {"num_people": 3}, r"\['num_people'\] name an update's data"),
         ([{"dataset_name": "people"}], {"updates_method": "dpo"}, "`updates_method` must be one of"),
         ([{"dataset_name": "people"}], {"update_replay_ratio": -1}, "`update_replay_ratio` must be a number >= 0"),
+        ([{"dataset_name": "people"}], {"qa_keep_best": True}, r"\['qa_keep_best'\] would save an earlier epoch"),
+        ([{"dataset_name": "people", "part": "1/2"}], {}, r"\['part'\] do not apply to `dataset_name: people`"),
+        ([{"dataset_name": "x.jsonl", "part": "3/2"}], {}, "`part` must be `k/n` with 1 <= k <= n"),
     ],
 )
 def test_bad_updates_recipes_are_refused_naming_the_file(tmp_path, updates, keys, message):

@@ -108,3 +108,22 @@ def test_a_key_the_method_does_not_accept_is_refused_before_training(tmp_path):
     ):
         updates_script.main(["--config", recipe])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_launcher_runs_each_update_as_a_process_of_its_own(monkeypatch):
+    commands = []
+    monkeypatch.setattr(updates_script.subprocess, "run", lambda command, check: commands.append((command, check)))
+    updates_script.run_update(
+        "sft", "u/recipe.yaml", ["--overwrite_run", "true"], "accelerate launch --config_file c.yaml"
+    )
+    assert commands == [(
+        ["accelerate", "launch", "--config_file", "c.yaml", "-m", "trl_maskft.scripts.sft",
+         "--config", "u/recipe.yaml", "--overwrite_run", "true"],
+        True,
+    )]  # fmt: skip
+
+
+def test_the_runner_refuses_a_multi_process_launch(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="--launcher"):
+        updates_script.main(["--config", "any.yaml"])

@@ -108,6 +108,12 @@ def parse_updates_recipe(path: str) -> UpdatesRecipe:
     misplaced = [key for key in DATA_KEYS if key in keys]
     if misplaced:
         raise ValueError(f"{path}: {misplaced} name an update's data: write them in each item of `updates`.")
+    best = [key for key in ("qa_keep_best", "load_best_model_at_end") if keys.get(key)]
+    if best:
+        raise ValueError(
+            f"{path}: {best} would save an earlier epoch's weights, while the next update must continue from the "
+            "weights whose QA row fills R (the last one). Remove them from the updates recipe."
+        )
     if not keys.get("output_dir"):
         raise ValueError(f"{path}: `output_dir` (the folder of the sequence, one sub-folder per update) is required.")
     sources = [_source(path, index, entry) for index, entry in enumerate(updates, start=1)]
