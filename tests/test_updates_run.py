@@ -80,7 +80,9 @@ def test_a_rerun_skips_finished_updates_and_continues_the_interrupted_one(tmp_pa
     assert (tmp_path / "out" / "updates.md").exists()
 
 
-def test_an_interrupted_update_resumes_from_its_last_checkpoint_and_a_changed_recipe_is_refused(tmp_path, monkeypatch):
+def test_an_interrupted_update_resumes_from_its_last_checkpoint_and_changed_recipes_or_data_are_refused(
+    tmp_path, monkeypatch
+):
     recipe = sequence_recipe(tmp_path, save_strategy="epoch", num_train_epochs=2)
     updates_script.main(["--config", recipe])
     # Update 2 interrupted after its last checkpoint: no done marker
@@ -96,8 +98,13 @@ def test_an_interrupted_update_resumes_from_its_last_checkpoint_and_a_changed_re
     with open(recipe, "w") as f:
         yaml.safe_dump({**keys, "learning_rate": 1e-3}, f)
     with pytest.raises(
-        ValueError, match=r"Update 1 \(.*update_1\) finished with another recipe \(changed: \['learning_rate'\]\)"
+        ValueError,
+        match=r"Update 1 \(.*update_1\) finished with another recipe or data \(changed: \['learning_rate'\]\)",
     ):
+        updates_script.main(["--config", recipe])
+    with open(recipe, "w") as f:
+        yaml.safe_dump({**keys, "update_replay_ratio": 0.0}, f)  # update 2 replays nothing now: other documents
+    with pytest.raises(ValueError, match=r"Update 2 \(.*update_2\) .* \(changed: \['documents.jsonl'\]\)"):
         updates_script.main(["--config", recipe])
 
 

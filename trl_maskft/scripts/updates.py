@@ -18,6 +18,7 @@ in this process.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
@@ -76,19 +77,29 @@ def run_keys(recipe: UpdatesRecipe, index: int, documents: str, qa_file: str) ->
     }
 
 
-def finished(data_dir: str, keys: dict, index: int) -> dict | None:
-    """The done marker (in `data_dir`) of update `index` (0-based) finished with the run recipe `keys`; an error
-    for another."""
+def data_digests(*paths: str) -> dict[str, str]:
+    """The SHA-256 of each data file of an update, by file name: what its done marker records of its data."""
+    digests = {}
+    for path in paths:
+        with open(path, "rb") as f:
+            digests[os.path.basename(path)] = hashlib.sha256(f.read()).hexdigest()
+    return digests
+
+
+def finished(data_dir: str, keys: dict, digests: dict[str, str], index: int) -> dict | None:
+    """The done marker (in `data_dir`) of update `index` (0-based) finished with the run recipe `keys` on the data
+    of `digests`; an error for another recipe or other data."""
     path = os.path.join(data_dir, DONE_MARKER)
     if not os.path.exists(path):
         return None
     with open(path) as f:
         done = json.load(f)
     changed = sorted(key for key in set(done["recipe"]) | set(keys) if done["recipe"].get(key) != keys.get(key))
+    changed += sorted(name for name, digest in digests.items() if done["data"].get(name) != digest)
     if changed:
         raise ValueError(
-            f"Update {index + 1} ({keys['output_dir']}) finished with another recipe (changed: {changed}); the later "
-            "updates build on it. Restore the recipe to continue the sequence, or choose a new `output_dir`."
+            f"Update {index + 1} ({keys['output_dir']}) finished with another recipe or data (changed: {changed}); "
+            "the later updates build on it. Restore the recipe to continue the sequence, or choose a new `output_dir`."
         )
     return done
 
@@ -111,40 +122,37 @@ def run_update(method: str, recipe_file: str, extra: list[str], launcher: str | 
         importlib.import_module(f"trl_maskft.scripts.{method}").main(argv)
 
 
-def main(argv: list[str] | None = None) -> str:
-    """Run (or resume) every update, then write `updates.json` (the numbers), `updates.csv` and `updates.png`, and
-    write and print `updates.md`."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise RuntimeError(
-            "trl-maskft-updates runs the updates one after another and cannot be launched on several processes: run "
-            'it as a plain command with `--launcher "accelerate launch ..."` to launch each update\'s script.'
-        )
-    args = make_parser().parse_args(argv)
-    recipe = parse_updates_recipe(args.config)
-    check_method_keys(recipe)
+def run_sequence(recipe: UpdatesRecipe, launcher: str | None) -> tuple[list[float], list[dict]]:
+    """Run (or skip, or resume) every update in order; the wall time and final QA metrics row of each."""
     updates = load_updates(recipe)
     seed, wall_times, final_rows = recipe.method_keys.get("dataset_seed", 0), [], []
     for index in range(len(updates)):
         data_dir = os.path.join(recipe.output_dir, "data", f"update_{index + 1}")
-        keys = run_keys(recipe, index, *write_update_data(data_dir, updates, index, recipe.replay_ratio, seed))
+        data = write_update_data(data_dir, updates, index, recipe.replay_ratio, seed)
+        keys, digests = run_keys(recipe, index, *data), data_digests(*data)
         folder = keys["output_dir"]
-        done = finished(data_dir, keys, index)
+        done = finished(data_dir, keys, digests, index)
         if done is None:
             recipe_file = os.path.join(data_dir, "recipe.yaml")
             with open(recipe_file, "w") as f:
                 yaml.safe_dump(keys, f, sort_keys=False)
             start = time.perf_counter()
-            run_update(recipe.method, recipe_file, resume_argv(folder), args.launcher)
-            done = {"recipe": keys, "wall_time_s": time.perf_counter() - start}
+            run_update(recipe.method, recipe_file, resume_argv(folder), launcher)
+            done = {"recipe": keys, "data": digests, "wall_time_s": time.perf_counter() - start}
             with open(os.path.join(data_dir, DONE_MARKER), "w") as f:
                 json.dump(done, f, indent=2)
         wall_times.append(done["wall_time_s"])
         final_rows.append(read_history(folder)[-1])
+    return wall_times, final_rows
+
+
+def write_reports(recipe: UpdatesRecipe, wall_times: list[float], final_rows: list[dict]) -> str:
+    """Write `updates.json` (the numbers), `updates.csv`, `updates.png` and `updates.md`; returns the last."""
     matrices = {direction: retention_matrix(final_rows, direction) for direction in ("forward", "backward")}
-    last = os.path.join(recipe.output_dir, f"update_{len(updates)}")
+    last = os.path.join(recipe.output_dir, f"update_{len(final_rows)}")
     with open(os.path.join(last, "qa_generations", f"epoch_{final_rows[-1]['epoch']}.jsonl")) as f:
         records = [json.loads(line) for line in f if line.strip()]
-    items = load_qa_jsonl(os.path.join(recipe.output_dir, "data", f"update_{len(updates)}", "qa.jsonl"))
+    items = load_qa_jsonl(os.path.join(recipe.output_dir, "data", f"update_{len(final_rows)}", "qa.jsonl"))
     edits = edit_metrics(records, items, recipe.method_keys.get("qa_score", "paper"))
     summary = {
         "matrices": matrices,
@@ -160,6 +168,20 @@ def main(argv: list[str] | None = None) -> str:
         f.write(report)
     write_updates_csv(os.path.join(recipe.output_dir, "updates.csv"), matrices)
     plot_matrices(os.path.join(recipe.output_dir, "updates.png"), matrices)
+    return report
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Run (or resume) every update, then write the reports and print `updates.md`."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RuntimeError(
+            "trl-maskft-updates runs the updates one after another and cannot be launched on several processes: run "
+            'it as a plain command with `--launcher "accelerate launch ..."` to launch each update\'s script.'
+        )
+    args = make_parser().parse_args(argv)
+    recipe = parse_updates_recipe(args.config)
+    check_method_keys(recipe)
+    report = write_reports(recipe, *run_sequence(recipe, args.launcher))
     print(report)
     return report
 
