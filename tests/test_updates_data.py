@@ -76,6 +76,11 @@ def write_recipe(tmp_path, updates, **keys):
         ([{"dataset_name": "people"}], {"qa_keep_best": True}, r"\['qa_keep_best'\] would save an earlier epoch"),
         ([{"dataset_name": "people", "part": "1/2"}], {}, r"\['part'\] do not apply to `dataset_name: people`"),
         ([{"dataset_name": "x.jsonl", "part": "3/2"}], {}, "`part` must be `k/n` with 1 <= k <= n"),
+        (
+            [{"dataset_name": "x.jsonl"}],
+            {"qa_templates_per_person": 3},
+            "applies to `people` updates, and there is none",
+        ),
     ],
 )
 def test_bad_updates_recipes_are_refused_naming_the_file(tmp_path, updates, keys, message):

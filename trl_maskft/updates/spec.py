@@ -117,4 +117,8 @@ def parse_updates_recipe(path: str) -> UpdatesRecipe:
     if not keys.get("output_dir"):
         raise ValueError(f"{path}: `output_dir` (the folder of the sequence, one sub-folder per update) is required.")
     sources = [_source(path, index, entry) for index, entry in enumerate(updates, start=1)]
+    if "qa_templates_per_person" in keys and not any(source.dataset_name == "people" for source in sources):
+        raise ValueError(
+            f"{path}: `qa_templates_per_person` applies to `people` updates, and there is none: remove it."
+        )
     return UpdatesRecipe(path, method, sources, float(ratio), keys)
