@@ -35,8 +35,9 @@ def run_recipe(tmp_path, update):
 
 
 def test_a_sequence_chains_the_models_and_reports_the_retention_matrix(tmp_path, capsys):
-    report = updates_script.main(["--config", sequence_recipe(tmp_path)])
+    assert updates_script.main(["--config", sequence_recipe(tmp_path)]) is None  # the console script exits with 0
     out = tmp_path / "out"
+    report = (out / "updates.md").read_text()
     assert run_recipe(tmp_path, 1)["model_name_or_path"] == str(tmp_path / "model")
     assert [run_recipe(tmp_path, k)["model_name_or_path"] for k in (2, 3)] == [
         str(out / "update_1"),
@@ -55,7 +56,7 @@ def test_a_sequence_chains_the_models_and_reports_the_retention_matrix(tmp_path,
         ("1", "1"), ("2", "1"), ("2", "2"), ("3", "1"), ("3", "2"), ("3", "3")
     ]  # fmt: skip
     assert (out / "updates.png").stat().st_size > 0
-    assert (out / "updates.md").read_text() == report and report in capsys.readouterr().out
+    assert report in capsys.readouterr().out
     assert "| after update | set 1 | set 2 | set 3 |" in report and "| forward | " in report
 
 

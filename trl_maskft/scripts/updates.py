@@ -171,8 +171,9 @@ def write_reports(recipe: UpdatesRecipe, wall_times: list[float], final_rows: li
     return report
 
 
-def main(argv: list[str] | None = None) -> str:
-    """Run (or resume) every update, then write the reports and print `updates.md`."""
+def main(argv: list[str] | None = None) -> None:
+    """Run (or resume) every update, then write the reports and print `updates.md` (returns nothing: the console
+    script would take a returned value for an exit status)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise RuntimeError(
             "trl-maskft-updates runs the updates one after another and cannot be launched on several processes: run "
@@ -181,9 +182,7 @@ def main(argv: list[str] | None = None) -> str:
     args = make_parser().parse_args(argv)
     recipe = parse_updates_recipe(args.config)
     check_method_keys(recipe)
-    report = write_reports(recipe, *run_sequence(recipe, args.launcher))
-    print(report)
-    return report
+    print(write_reports(recipe, *run_sequence(recipe, args.launcher)))
 
 
 if __name__ == "__main__":
