@@ -95,7 +95,7 @@ def finished(data_dir: str, keys: dict, digests: dict[str, str], index: int) -> 
     with open(path) as f:
         done = json.load(f)
     changed = sorted(key for key in set(done["recipe"]) | set(keys) if done["recipe"].get(key) != keys.get(key))
-    changed += sorted(name for name, digest in digests.items() if done["data"].get(name) != digest)
+    changed += sorted(name for name, digest in digests.items() if done.get("data", {}).get(name) != digest)
     if changed:
         raise ValueError(
             f"Update {index + 1} ({keys['output_dir']}) finished with another recipe or data (changed: {changed}); "
