@@ -10,8 +10,9 @@ updates of 10 people, the third editing 5 of them) with `seed`, `update_replay_r
 start to exit; a sequence finished before is not retrained (the runner skips finished updates). Prints the machine and
 precision, then a markdown table of method x replay x seed after the last update: per direction the average accuracy
 and the lowest ROUGE-1 on an earlier set, the forward edit efficacy, the share still giving the old answer, the wall
-time, and whether the issue's goal is met (backward >= 0.7 on every earlier set, efficacy >= 0.8, old answers <= 0.1);
-writes it to `<output_dir>/updates_seeds.md` with each arm's seed-mean R as `<output_dir>/<method>_replay<ratio>.png`.
+time, and whether the issue's goal is met (backward >= 0.7 on every earlier set, efficacy >= 0.8, old answers <= 0.1,
+and with `--max_wall_s` the sum of the updates' wall times at most that); writes it to `<output_dir>/updates_seeds.md`
+with each arm's seed-mean R as `<output_dir>/<method>_replay<ratio>.png`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min_backward", type=float, default=0.7)
     parser.add_argument("--min_efficacy", type=float, default=0.8)
     parser.add_argument("--max_old_answer", type=float, default=0.1)
+    parser.add_argument(
+        "--max_wall_s",
+        type=float,
+        default=None,
+        help="Wall-time limit of a sequence (the goal: 3x the default run's).",
+    )
     return parser
 
 
@@ -105,6 +112,7 @@ def row(method: str, ratio: float, seed: int, result: dict, args) -> tuple[str, 
         low["backward"] is not None and low["backward"] >= args.min_backward
         and efficacy is not None and efficacy >= args.min_efficacy
         and old is not None and old <= args.max_old_answer
+        and (args.max_wall_s is None or sum(result["wall_time_s"]) <= args.max_wall_s)
     )  # fmt: skip
     cells = [method, f"{ratio:g}", str(seed)]
     cells += [f"{cell(result['average_accuracy'][d])} / {cell(low[d])}" for d in DIRECTIONS]
