@@ -44,7 +44,13 @@ class RetentionConfig:
     retain_self_max_new_tokens: int = field(
         default=64, metadata={"help": "Tokens of the base model's answers to the instructions (greedy)."}
     )
-    retain_batch_size: int = field(default=16, metadata={"help": "Questions or texts per generate/forward call."})
+    retain_batch_size: int = field(
+        default=16,
+        metadata={
+            "help": "Instructions per generate call and answers or texts per forward pass (the known facts are asked "
+            "in the QA batches, `qa_batch_size`)."
+        },
+    )
     retain_data: str | None = field(
         default=None,
         metadata={
