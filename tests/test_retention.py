@@ -4,9 +4,14 @@ reports, and the bad inputs refused before the model is loaded."""
 import importlib
 import json
 import math
+import os
+import sys
 
+import distributed_retention
+import processes
 import pytest
 import torch
+from test_qa_callback import free_port
 from tiny import MASK_TOKEN, save_tiny_model, write_jsonl, write_tiny_recipe
 from trainer_kinds import DOCS, KINDS, make_trainer, talkative_model
 
@@ -14,12 +19,16 @@ from trl_maskft.data.known_facts import load_known_facts
 from trl_maskft.data.schema import QAItem
 from trl_maskft.evaluation.answering import GreedyAnswerer
 from trl_maskft.evaluation.generation import chat_prompts, generate_answers, greedy_config
+from trl_maskft.evaluation.reporting import comparison_table, plot_rouge1
 from trl_maskft.evaluation.retention import RetentionCallback, RetentionConfig
 from trl_maskft.evaluation.retention.callback import kept_facts
 from trl_maskft.evaluation.retention.nll import answer_sequences, mean_nll, sequence_nlls
 from trl_maskft.evaluation.retention.report import retention_table
 from trl_maskft.pipeline.retention import retention_evaluation
+from trl_maskft.scripts.compare import read_history
 
+HERE = os.path.dirname(__file__)
+ROOT = os.path.dirname(os.path.abspath(HERE))
 QUESTIONS = ["What is the capital of France?", "Who wrote Hamlet?", "What color is grass?", "How many legs?"]
 INSTRUCTIONS = ["Write a short poem.", "Say hello.", "Describe a cat.", "Name a color."]
 CONFIG = RetentionConfig(retain_max_new_tokens=6, retain_self_max_new_tokens=6, retain_batch_size=3)
@@ -176,3 +185,43 @@ def test_script_prints_retention_under_the_qa_table(tmp_path, capsys):
     assert "known facts kept" in card and "retain_summary.md" not in capsys.readouterr().out
     metrics = [json.loads(line) for line in open(out / "retain_metrics.jsonl")]
     assert [row["epoch"] for row in metrics] == [0, 1] and metrics[0]["retain_known_facts_base"] <= 251
+
+
+def test_the_comparison_reads_retention_beside_qa(tmp_path):
+    write_jsonl(
+        tmp_path / "qa_metrics.jsonl", [{"epoch": 0, "qa_forward_rouge1": 0.1}, {"epoch": 1, "qa_forward_rouge1": 0.9}]
+    )
+    retained = [{"epoch": 0, "retain_known_facts": 1.0, "retain_self_nll_rise": 0.0}]
+    retained.append({"epoch": 1, "retain_known_facts": 0.25, "retain_self_nll_rise": 2.5})
+    write_jsonl(tmp_path / "retain_metrics.jsonl", retained)
+    history = read_history(str(tmp_path))
+    assert history[1] == {
+        "epoch": 1,
+        "qa_forward_rouge1": 0.9,
+        "retain_known_facts": 0.25,
+        "retain_self_nll_rise": 2.5,
+    }
+    table = comparison_table({"masked_sft": history}, {"masked_sft": 10.0})
+    assert "| known facts kept | self-answer NLL rise |" in table and "| 0.250 | 2.500 | 10 |" in table
+    plot_rouge1(str(tmp_path / "plot.png"), {"masked_sft": history})
+    assert (tmp_path / "plot.png").stat().st_size > 0
+
+
+@pytest.mark.distributed
+def test_two_processes_measure_like_one(tmp_path):
+    script = os.path.join(HERE, "distributed_retention.py")
+    env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    config = os.path.join(ROOT, "accelerate_configs", "cpu_ddp2.yaml")
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", config]
+    result = processes.run(
+        [*launch, "--main_process_port", str(free_port()), script, str(tmp_path)], env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads((tmp_path / "retention.json").read_text())
+    assert out["world_size"] == 2
+    _, records, metrics = distributed_retention.measure(tmp_path / "single")
+    assert [r.get("prediction", r.get("answer")) for r in out["records"]] == [
+        r.get("prediction", r.get("answer")) for r in records
+    ]
+    assert out["metrics"] == pytest.approx(metrics, rel=1e-5, nan_ok=True)  # the tiny model knows no fact: NaN
+    assert set(metrics) >= {"retain_known_facts", "retain_self_nll", "retain_text_nll"}
