@@ -171,7 +171,7 @@ def test_script_prints_retention_under_the_qa_table(tmp_path, capsys):
         tmp_path / "facts.jsonl", [{"question": "Say a word.", "answer": "word", "direction": "forward"}]
     )
     recipe = write_tiny_recipe(
-        tmp_path, dataset_name="people", num_people=2, qa_max_new_tokens=4, num_train_epochs=1,
+        tmp_path, retain_eval=True, dataset_name="people", num_people=2, qa_max_new_tokens=4, num_train_epochs=1,
         per_device_train_batch_size=2, mask_token=MASK_TOKEN, retain_facts_file=str(facts),
         retain_max_new_tokens=4, retain_self_max_new_tokens=4, retain_instructions_file=str(
             write_jsonl(tmp_path / "instructions.jsonl", [{"instruction": "Say hello."}])

@@ -45,8 +45,9 @@ class Answerer:
     def quick_start(self, model_id: str, system_prompt: str | None = None, trust_remote_code: bool = False) -> str:
         raise NotImplementedError
 
-    def shortened(self, max_new_tokens: int) -> Answerer:
-        """This answerer with at most `max_new_tokens` new tokens (short answers, e.g. retention's known facts)."""
+    def shortened(self, max_new_tokens: int, batch_size: int) -> Answerer:
+        """This answerer with at most `max_new_tokens` new tokens, `batch_size` prompts at a time (short answers, e.g.
+        retention's known facts)."""
         raise NotImplementedError
 
 
@@ -61,10 +62,10 @@ class GreedyAnswerer(Answerer):
     def __call__(self, model, tokenizer, prompts, synced_gpus=False):
         return generate_answers(model, tokenizer, prompts, self.generation_config, self.batch_size, synced_gpus)
 
-    def shortened(self, max_new_tokens):
+    def shortened(self, max_new_tokens, batch_size):
         config = copy.deepcopy(self.generation_config)
         config.max_new_tokens = max_new_tokens
-        return GreedyAnswerer(config, self.batch_size)
+        return GreedyAnswerer(config, batch_size)
 
     def generation_kwargs(self) -> dict:
         """The settings of ``generation_config`` that differ from transformers' defaults."""

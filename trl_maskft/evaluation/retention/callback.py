@@ -18,6 +18,8 @@ from .config import RetentionConfig
 from .nll import answer_sequences, mean_nll, sequence_nlls, text_sequences
 from .report import retention_table
 
+BASE_FILE = "retain_base.json"  # in each checkpoint: the facts the base model answered right, and its answers
+
 
 def kept_facts(base_right: Sequence[bool], right: Sequence[bool]) -> dict[str, float]:
     """`retain_known_facts` (the share of the facts the base model answered right that are still answered right; NaN
@@ -70,7 +72,7 @@ class RetentionCallback(ScheduledEvalCallback):
             raise ValueError("Texts are scored by a left-to-right NLL, which a masked-diffusion model has not.")
         super().__init__(trainer, eval_every, eval_epochs)
         self.config = config
-        self.answerer = answerer.shortened(config.retain_max_new_tokens)
+        self.answerer = answerer.shortened(config.retain_max_new_tokens, config.retain_batch_size)
         self.self_answerer = GreedyAnswerer(greedy_config(config.retain_self_max_new_tokens), config.retain_batch_size)
         self.facts = list(facts)
         self.instructions = list(instructions) if answerer.autoregressive else []
@@ -99,8 +101,17 @@ class RetentionCallback(ScheduledEvalCallback):
         return self._run(sequences, lambda model, local: sequence_nlls(model, local, batch_size, pad))
 
     def _restore_base(self) -> None:
-        """The facts the base model answered right and its answers, from epoch 0's records."""
-        path = os.path.join(self.trainer.args.output_dir, f"{self.prefix}_generations", "epoch_0.jsonl")
+        """The facts the base model answered right and its answers: from the checkpoint the run resumed from
+        (`BASE_FILE`), else from epoch 0's records in `output_dir`."""
+        args = self.trainer.args
+        checkpoint = args.resume_from_checkpoint
+        saved = os.path.join(checkpoint, BASE_FILE) if isinstance(checkpoint, str) else ""
+        if os.path.isfile(saved):
+            with open(saved) as f:
+                base = json.load(f)
+            self.base_right, self.self_answers = base["base_right"], base["self_answers"]
+            return
+        path = os.path.join(args.output_dir, f"{self.prefix}_generations", "epoch_0.jsonl")
         if not os.path.isfile(path) or self.history[0]["epoch"] != 0:
             raise FileNotFoundError(f"Resuming retention needs the base model's records, {path}, written at epoch 0 "
                                     "of this run: restore the file or start the run afresh.")  # fmt: skip
@@ -108,6 +119,13 @@ class RetentionCallback(ScheduledEvalCallback):
             records = [json.loads(line) for line in f]
         self.base_right = [r["right"] for r in records if r["kind"] == "fact"]
         self.self_answers = [r["answer"] for r in records if r["kind"] == "instruction"]
+
+    def on_save(self, args, state, control, **kwargs):
+        """Keep what the base model did in the checkpoint, for a run resumed from it in another folder."""
+        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if self.base_right is not None and self.trainer.is_world_process_zero() and os.path.isdir(folder):
+            with open(os.path.join(folder, BASE_FILE), "w") as f:
+                json.dump({"base_right": self.base_right, "self_answers": self.self_answers}, f)
 
     def measure(self) -> tuple[list[dict], dict[str, float]]:
         tokenizer, synced = self.trainer.processing_class, params_sharded(self.trainer)

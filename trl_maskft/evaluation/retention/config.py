@@ -46,10 +46,7 @@ class RetentionConfig:
     )
     retain_batch_size: int = field(
         default=16,
-        metadata={
-            "help": "Instructions per generate call and answers or texts per forward pass (the known facts are asked "
-            "in the QA batches, `qa_batch_size`)."
-        },
+        metadata={"help": "Known facts or instructions per generate call, and answers or texts per forward pass."},
     )
     retain_data: str | None = field(
         default=None,
