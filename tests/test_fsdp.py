@@ -79,6 +79,10 @@ def recipes(tmp_path_factory):
             seed=SEED,
             save_strategy="steps",
             save_steps=2,
+            retain_eval=True,  # retention under FSDP2, DDP and a resume from another folder's checkpoint
+            retain_max_new_tokens=QA_TOKENS,
+            retain_self_max_new_tokens=QA_TOKENS,
+            retain_batch_size=16,
             **(spec.config if spec else {}),
             **(spec.script_config if spec else {}),
         )
@@ -184,6 +188,22 @@ def assert_resumed_like(resumed: dict, full: dict) -> None:
 @pytest.mark.parametrize("kind", SCRIPTS)
 def test_fsdp2_resume_continues_like_the_uninterrupted_run(fsdp, kind):
     assert_resumed_like(fsdp[1][f"{kind}/resume"], fsdp[1][f"{kind}/fsdp"])
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize("kind", SCRIPTS)
+def test_fsdp2_retention_equals_ddp_and_survives_a_resume(fsdp, kind):
+    def rows(name):
+        with open(fsdp[0] / kind / name / "retain_metrics.jsonl") as f:
+            return [json.loads(line) for line in f]
+
+    sharded, ddp, resumed = rows("fsdp"), rows("ddp"), rows("resume")
+    assert [row["epoch"] for row in sharded] == [0, 1, 2] and sharded[0] == pytest.approx(
+        ddp[0], rel=LOSS_RTOL, nan_ok=True
+    )
+    assert ("retain_self_nll" in sharded[0]) == (kind != "diffusion_sft")  # no left-to-right NLL for diffusion
+    # the resumed run (another folder) read the base model's answers back from the checkpoint
+    assert resumed[-1] == pytest.approx(sharded[-1], rel=LOSS_RTOL, nan_ok=True)
 
 
 @pytest.mark.distributed

@@ -124,6 +124,22 @@ CLEAR_CASES = {
     "qa_eval_every": ("masked_sft", {"qa_eval_every": 0}, {}, ValueError, "`qa_eval_every` must be a positive"),
     "diffusion mask token is eos": ("diffusion_sft", {"mask_token": "<|im_end|>"}, {}, ValueError, "is also the eos"),
     "no chat template": ("masked_sft", {"_no_chat_template": True}, {}, ValueError, "has no chat template"),
+    # Retention (issue 20): refused before the model is loaded
+    "retain_text_column missing": (
+        "masked_sft", {"retain_eval": True, "retain_data": "{tmp}/general.jsonl"},
+        {"{tmp}/general.jsonl": [{"body": "Some text."}]}, ValueError,
+        r"has no column 'text' \(`retain_text_column`\); its columns are \['body'\]",
+    ),
+    "retain_facts_file with an empty answer": (
+        "masked_sft", {"retain_eval": True, "retain_facts_file": "{tmp}/facts.jsonl"},
+        {"{tmp}/facts.jsonl": [{"question": "What is 2 + 2?", "answer": "", "direction": "forward"}]}, ValueError,
+        r"facts.jsonl, line 1: `answers` must be a non-empty string",
+    ),
+    "retain_batch_size 0": ("masked_sft", {"retain_batch_size": 0}, {}, ValueError, "`retain_batch_size` must be"),
+    "retain_data for diffusion": (
+        "diffusion_sft", {"retain_eval": True, "retain_data": "{tmp}/general.jsonl"},
+        {"{tmp}/general.jsonl": [{"text": "Some text."}]}, ValueError, "means nothing for a masked-diffusion model",
+    ),
 }  # fmt: skip
 
 
