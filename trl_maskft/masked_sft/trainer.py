@@ -16,6 +16,7 @@ from ..runtime.default_model import resolve_model
 from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, resolve_mask_token_id
 from ..training.packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
+from ..training.replay_trainer import ReplayTrainerMixin
 from ..training.selected_logits import SelectedLogitsLossMixin
 from ..training.tokenizer import model_id, training_tokenizer
 from .chats import check_chat_template
@@ -76,7 +77,9 @@ def _checked_arguments(model, args: MaskedSFTConfig | None, train_dataset, kwarg
     return args
 
 
-class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogitsLossMixin, SFTTrainer):
+class MaskedSFTTrainer(
+    MethodModelCardMixin, SafeCheckpointsMixin, ReplayTrainerMixin, SelectedLogitsLossMixin, SFTTrainer
+):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
     Args:
@@ -137,6 +140,7 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
             )
         if self.eval_data_collator.padding_free:
             prepare_padding_free_model(self.model)
+        self.add_replay()
 
     def _prepare_datasets(self, train_dataset, eval_dataset, processing_class, args, kind, eval_packing):
         """The reconstruction examples of every split, checked for the mask token, packed where asked; their data
