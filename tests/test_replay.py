@@ -166,7 +166,10 @@ def test_self_replay_answers_are_saved_once_and_reused(tmp_path, tiny_model, tin
     assert saved == [{"instruction": "Describe a quiet evening.", "answer": answer}] * 2
     write_jsonl(path, [{"instruction": "Describe a quiet evening.", "answer": "Saved before."}] * 2)
     resumed = trainer(tmp_path, tiny_model, tiny_tokenizer, **keys)  # the same output_dir: read, not regenerated
-    chat = [{"role": "user", "content": "Describe a quiet evening."}, {"role": "assistant", "content": "Saved before."}]
+    chat = [
+        {"role": "user", "content": "Describe a quiet evening."},
+        {"role": "assistant", "content": "Saved before."},
+    ]
     assert resumed.data_collator.replay_rows[0] == chat_example(tiny_tokenizer, chat, 128)
 
 

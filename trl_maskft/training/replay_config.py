@@ -36,7 +36,7 @@ class ReplayConfigMixin:
     replay_instructions_file: str | None = field(
         default=None,
         metadata={
-            "help": "JSONL of `{\"instruction\": ...}` the base model answers for `replay_data: self`; default: the "
+            "help": 'JSONL of `{"instruction": ...}` the base model answers for `replay_data: self`; default: the '
             "built-in 120+ everyday instructions (disjoint from those retention measures on)."
         },
     )
@@ -66,13 +66,13 @@ def check_replay_options(args) -> None:
         )
     if args.replay_ratio > 0 and not args.replay_data:
         raise ValueError(
-            f"`replay_ratio: {args.replay_ratio}` needs `replay_data`: a local file or Hub dataset of general rows, or "
-            "`self` for the base model's own answers."
+            f"`replay_ratio: {args.replay_ratio}` needs `replay_data`: a local file or Hub dataset of general rows, "
+            "or `self` for the base model's own answers."
         )
     if args.replay_data and args.replay_ratio == 0:
         raise ValueError(
-            f"`replay_data: {args.replay_data}` is set but `replay_ratio` is 0, so no replay row would be trained: set "
-            "`replay_ratio` (e.g. 0.5) or remove `replay_data`."
+            f"`replay_data: {args.replay_data}` is set but `replay_ratio` is 0, so no replay row would be trained: "
+            "set `replay_ratio` (e.g. 0.5) or remove `replay_data`."
         )
     if args.replay_instructions_file is not None and args.replay_data != SELF_REPLAY:
         raise ValueError(

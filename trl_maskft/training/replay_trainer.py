@@ -57,7 +57,10 @@ def available_bytes(device: torch.device) -> int:
 
 def check_base_copy(args, model) -> None:
     """Refuse a frozen copy of `model` that cannot be sharded (ZeRO-3, FSDP) or held in free memory."""
-    fix = "Set `use_peft: true` (the base is then the model with its adapters disabled, at no cost) or train a smaller model."
+    fix = (
+        "Set `use_peft: true` (the base is then the model with its adapters disabled, at no cost) or train a smaller "
+        "model."
+    )
     if args.deepspeed or args.fsdp:
         raise ValueError(
             f"`kl_to_base: {args.kl_to_base}` without PEFT needs a frozen copy of the model, which this package does "
@@ -148,7 +151,9 @@ class ReplayTrainerMixin:
         """Whether `Trainer.training_step` leaves the loss undivided by the gradient accumulation steps (its rule)."""
         if self.loss_is_scaled_for_ga is not None:
             return self.loss_is_scaled_for_ga
-        return (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
+        return (
+            self.model_accepts_loss_kwargs and num_items_in_batch is not None
+        ) or self.compute_loss_func is not None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs, replay = split_replay(inputs)
