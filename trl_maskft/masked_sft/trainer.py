@@ -186,21 +186,9 @@ class MaskedSFTTrainer(
             padding_free=args.padding_free or args.packing,
         )
 
-    @contextmanager
-    def _collating_for_eval(self):
-        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
-        try:
-            yield
-        finally:
-            self.data_collator = train_collator
-
-    def get_eval_dataloader(self, eval_dataset=None):
-        with self._collating_for_eval():
-            return super().get_eval_dataloader(eval_dataset)
-
-    def get_test_dataloader(self, test_dataset):
-        with self._collating_for_eval():
-            return super().get_test_dataloader(test_dataset)
+    def evaluation_collator(self):
+        """Evaluation and test batches get the evaluation masks (see `ReplayTrainerMixin._collating_for_eval`)."""
+        return self.eval_data_collator
 
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:

@@ -179,21 +179,24 @@ class ReplayTrainerMixin:
             self._metrics[mode]["kl_to_base"].append(self.accelerator.gather_for_metrics(kl.detach()).mean().item())
         return loss
 
-    @contextmanager
-    def _without_replay(self):
-        """Evaluation batches get no replay rows: the method's own collator while they are built."""
+    def evaluation_collator(self):
+        """The collator of evaluation and test batches: the method's own, without replay rows (masked SFT: its
+        evaluation masks)."""
         collator = self.data_collator
-        if isinstance(collator, ReplayCollator):
-            self.data_collator = collator.collator
+        return collator.collator if isinstance(collator, ReplayCollator) else collator
+
+    @contextmanager
+    def _collating_for_eval(self):
+        train_collator, self.data_collator = self.data_collator, self.evaluation_collator()
         try:
             yield
         finally:
-            self.data_collator = collator
+            self.data_collator = train_collator
 
     def get_eval_dataloader(self, eval_dataset=None):
-        with self._without_replay():
+        with self._collating_for_eval():
             return super().get_eval_dataloader(eval_dataset)
 
     def get_test_dataloader(self, test_dataset):
-        with self._without_replay():
+        with self._collating_for_eval():
             return super().get_test_dataloader(test_dataset)
