@@ -7,7 +7,7 @@ import shutil
 
 import processes
 import pytest
-from tiny import make_tiny_model, make_tiny_tokenizer, write_jsonl
+from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer, save_tiny_model, write_jsonl, write_tiny_recipe
 from trainer_kinds import KINDS, make_trainer
 
 from trl_maskft.evaluation.answering import GreedyAnswerer
@@ -63,3 +63,19 @@ def test_self_replay_and_kl_under_ddp(tmp_path):
     with open(tmp_path / "run" / SELF_REPLAY_FILE) as f:
         saved = [json.loads(line) for line in f]
     assert saved == [{"instruction": q, "answer": a} for q, a in zip(ASKED, answers, strict=True)]
+
+
+@pytest.mark.parametrize("script", ["masked_sft", "sft"])
+def test_scripts_take_the_replay_keys(script, tmp_path):
+    import importlib
+
+    save_tiny_model(tmp_path / "model")
+    recipe = write_tiny_recipe(
+        tmp_path, dataset_name="people", num_people=2, num_train_epochs=1, per_device_train_batch_size=2,
+        logging_steps=1, max_length=128, qa_max_new_tokens=2, replay_data="self", replay_ratio=0.5, kl_to_base=0.5,
+        replay_instructions_file=instructions(tmp_path), replay_max_new_tokens=4,
+        **({"mask_token": MASK_TOKEN} if script == "masked_sft" else {}),
+    )  # fmt: skip
+    importlib.import_module(f"trl_maskft.scripts.{script}").main(["--config", recipe])
+    with open(tmp_path / "out" / SELF_REPLAY_FILE) as f:
+        assert [json.loads(line)["instruction"] for line in f] == ASKED
