@@ -209,3 +209,8 @@ def test_kl_copy_that_does_not_fit_is_refused(tmp_path, tiny_model, tiny_tokeniz
     monkeypatch.setattr(replay_trainer, "available_bytes", lambda device: 1000)
     with pytest.raises(ValueError, match=r"GiB of parameters, but only 0.00 GiB is free on cpu.*`use_peft: true`"):
         trainer(tmp_path, tiny_model, tiny_tokenizer, kl_to_base=0.1)
+
+
+def test_replay_data_that_cannot_be_read_names_the_key(tmp_path, tiny_model, tiny_tokenizer):
+    with pytest.raises(ValueError, match=r"`replay_data: .*missing\.jsonl`: "):
+        trainer(tmp_path, tiny_model, tiny_tokenizer, replay_data=str(tmp_path / "missing.jsonl"))

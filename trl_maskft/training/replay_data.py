@@ -44,7 +44,10 @@ def dataset_examples(args, tokenizer: PreTrainedTokenizerBase) -> list[dict]:
     """The tokenized rows of `args.replay_data` (split `args.replay_split`)."""
     name = args.replay_data
     files = {args.replay_split: local_files(name)} if is_local(name) else None
-    dataset = load_split(name, None, args.replay_split, data_files=files)
+    try:
+        dataset = load_split(name, None, args.replay_split, data_files=files)
+    except ValueError as err:  # its messages name the corpus keys: say which key this is
+        raise ValueError(f"`replay_data: {name}`: {err}") from err
     kind = replay_format(column_names(dataset), args.replay_text_field, name)
     examples = []
     for row in dataset:
