@@ -214,3 +214,12 @@ def test_kl_copy_that_does_not_fit_is_refused(tmp_path, tiny_model, tiny_tokeniz
 def test_replay_data_that_cannot_be_read_names_the_key(tmp_path, tiny_model, tiny_tokenizer):
     with pytest.raises(ValueError, match=r"`replay_data: .*missing\.jsonl`: "):
         trainer(tmp_path, tiny_model, tiny_tokenizer, replay_data=str(tmp_path / "missing.jsonl"))
+
+
+@pytest.mark.parametrize("sharding", [{"fsdp": "full_shard", "deepspeed": None}, {"fsdp": "", "deepspeed": "z3.json"}])
+def test_kl_copy_that_cannot_be_sharded_is_refused(sharding, tiny_model):
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(kl_to_base=0.1, **sharding)
+    with pytest.raises(ValueError, match="not shard under DeepSpeed or FSDP.*`use_peft: true`"):
+        replay_trainer.check_base_copy(args, tiny_model)
