@@ -216,10 +216,17 @@ def test_replay_data_that_cannot_be_read_names_the_key(tmp_path, tiny_model, tin
         trainer(tmp_path, tiny_model, tiny_tokenizer, replay_data=str(tmp_path / "missing.jsonl"))
 
 
-@pytest.mark.parametrize("sharding", [{"fsdp": "full_shard", "deepspeed": None}, {"fsdp": "", "deepspeed": "z3.json"}])
-def test_kl_copy_that_cannot_be_sharded_is_refused(sharding, tiny_model):
+@pytest.mark.parametrize(
+    ("keys", "environment"),
+    [({"fsdp": "full_shard"}, {}), ({"deepspeed": "z3.json"}, {}), ({}, {"ACCELERATE_USE_FSDP": "true"})],
+)
+def test_kl_copy_that_cannot_be_sharded_is_refused_before_the_model_loads(keys, environment, monkeypatch):
     from types import SimpleNamespace
 
-    args = SimpleNamespace(kl_to_base=0.1, **sharding)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    args = SimpleNamespace(kl_to_base=0.1, **{"fsdp": "", "deepspeed": None, **keys})
+    assert replay_trainer.launch_shards(args)
     with pytest.raises(ValueError, match="not shard under DeepSpeed or FSDP.*`use_peft: true`"):
-        replay_trainer.check_base_copy(args, tiny_model)
+        replay_trainer.check_copy_shardable(args, replay_trainer.launch_shards(args))
+    replay_trainer.check_copy_shardable(SimpleNamespace(kl_to_base=0.0), True)  # no KL: no copy to refuse

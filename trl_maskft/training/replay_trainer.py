@@ -17,6 +17,7 @@ accumulation as the method's loss is.
 from __future__ import annotations
 
 import copy
+import os
 from contextlib import contextmanager
 
 import torch
@@ -55,24 +56,39 @@ def available_bytes(device: torch.device) -> int:
     return psutil.virtual_memory().available
 
 
-def check_base_copy(args, model) -> None:
-    """Refuse a frozen copy of `model` that cannot be sharded (ZeRO-3, FSDP) or held in free memory."""
-    fix = (
-        "Set `use_peft: true` (the base is then the model with its adapters disabled, at no cost) or train a smaller "
-        "model."
-    )
-    if args.deepspeed or args.fsdp:
+COPY_FIX = (
+    "Set `use_peft: true` (the base is then the model with its adapters disabled, at no cost) or a smaller model."
+)
+
+
+def launch_shards(args) -> bool:
+    """Whether `args` or the launcher (`accelerate launch` with an FSDP or DeepSpeed config) shards the model, known
+    before the model is loaded."""
+    launched = [
+        os.environ.get(f"ACCELERATE_USE_{name}", "").lower() in ("1", "true") for name in ("FSDP", "DEEPSPEED")
+    ]
+    return bool(args.fsdp or args.deepspeed) or any(launched)
+
+
+def check_copy_shardable(args, sharded: bool) -> None:
+    """Refuse `kl_to_base` without PEFT on a `sharded` model (FSDP, DeepSpeed): its frozen copy is not sharded. The
+    scripts call it before the model is loaded (`launch_shards`), the trainers again once it is."""
+    if args.kl_to_base > 0 and sharded:
         raise ValueError(
             f"`kl_to_base: {args.kl_to_base}` without PEFT needs a frozen copy of the model, which this package does "
-            f"not shard under DeepSpeed or FSDP. {fix}"
+            f"not shard under DeepSpeed or FSDP. {COPY_FIX}"
         )
+
+
+def check_base_copy(args, model) -> None:
+    """Refuse a frozen copy of `model` that cannot be held in the free memory of its device."""
     device = next(model.parameters()).device
     needed = sum(p.numel() * p.element_size() for p in model.parameters())
     free = available_bytes(device)
     if needed > free:
         raise ValueError(
             f"`kl_to_base: {args.kl_to_base}` without PEFT needs a frozen copy of the model: {needed / 2**30:.2f} GiB "
-            f"of parameters, but only {free / 2**30:.2f} GiB is free on {device}. {fix}"
+            f"of parameters, but only {free / 2**30:.2f} GiB is free on {device}. {COPY_FIX}"
         )
 
 
@@ -100,6 +116,7 @@ class ReplayTrainerMixin:
         )
         self.add_callback(ReplayEpochCallback(self.data_collator))
         if args.kl_to_base > 0 and not is_peft(self.model):
+            check_copy_shardable(args, self.is_fsdp_enabled or self.is_deepspeed_enabled or launch_shards(args))
             check_base_copy(args, self.model)
             self.base_model = frozen_copy(self.model)
 
