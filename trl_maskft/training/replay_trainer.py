@@ -20,6 +20,7 @@ import copy
 import os
 from contextlib import contextmanager
 
+import psutil
 import torch
 from accelerate.utils import gather_object
 
@@ -44,6 +45,7 @@ def replay_losses(logits: torch.Tensor, base_logits: torch.Tensor | None, target
 
 
 def is_peft(model) -> bool:
+    """Whether `model` is a PEFT model, whose adapters can be disabled (`disable_adapter`) to run the base model."""
     return hasattr(model, "disable_adapter") and hasattr(model, "peft_config")
 
 
@@ -51,8 +53,6 @@ def available_bytes(device: torch.device) -> int:
     """Free memory of the model's device: the accelerator's, or the machine's RAM."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    import psutil
-
     return psutil.virtual_memory().available
 
 
