@@ -73,7 +73,7 @@ def launch_shards(args) -> bool:
 def check_copy_shardable(args, sharded: bool) -> None:
     """Refuse `kl_to_base` without PEFT on a `sharded` model (FSDP, DeepSpeed): its frozen copy is not sharded. The
     scripts call it before the model is loaded (`launch_shards`), the trainers again once it is."""
-    if args.kl_to_base > 0 and sharded:
+    if getattr(args, "kl_to_base", 0) > 0 and sharded:  # a plain `SFTConfig` has no replay keys
         raise ValueError(
             f"`kl_to_base: {args.kl_to_base}` without PEFT needs a frozen copy of the model, which this package does "
             f"not shard under DeepSpeed or FSDP. {COPY_FIX}"
@@ -107,7 +107,7 @@ class ReplayTrainerMixin:
 
     def add_replay(self) -> None:
         args = self.args
-        if args.replay_ratio == 0:
+        if getattr(args, "replay_ratio", 0) == 0:  # off, or a plain `SFTConfig` (the baseline trainer takes one)
             return
         tokenizer = self.processing_class
         examples = replay_examples(args, tokenizer, self._base_answers, self.accelerator.is_main_process)
