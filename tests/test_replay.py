@@ -230,3 +230,11 @@ def test_kl_copy_that_cannot_be_sharded_is_refused_before_the_model_loads(keys, 
     with pytest.raises(ValueError, match="not shard under DeepSpeed or FSDP.*`use_peft: true`"):
         replay_trainer.check_copy_shardable(args, replay_trainer.launch_shards(args))
     replay_trainer.check_copy_shardable(SimpleNamespace(kl_to_base=0.0), True)  # no KL: no copy to refuse
+
+
+def test_a_replay_chat_without_an_answer_names_its_row(tmp_path, tiny_model, tiny_tokenizer):
+    rows = [{"messages": [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello."}]}]
+    rows.append({"messages": [{"role": "user", "content": "Hi."}]})
+    path = str(write_jsonl(tmp_path / "chats.jsonl", rows))
+    with pytest.raises(ValueError, match=r"chats\.jsonl', row 1: A replay chat must end with an assistant turn"):
+        trainer(tmp_path, tiny_model, tiny_tokenizer, replay_data=path)

@@ -50,12 +50,15 @@ def dataset_examples(args, tokenizer: PreTrainedTokenizerBase) -> list[dict]:
         raise ValueError(f"`replay_data: {name}`: {err}") from err
     kind = replay_format(column_names(dataset), args.replay_text_field, name)
     examples = []
-    for row in dataset:
+    for index, row in enumerate(dataset):
         if kind == "text":
             examples.append(text_example(tokenizer, row[args.replay_text_field], args.max_length))
             continue
         chat = row["messages"] if kind == "messages" else chat_turns(row["prompt"], row["completion"])
-        examples.append(chat_example(tokenizer, chat, args.max_length))
+        try:
+            examples.append(chat_example(tokenizer, chat, args.max_length))
+        except ValueError as err:
+            raise ValueError(f"`replay_data` {name!r}, row {index}: {err}") from err
     return examples
 
 
