@@ -301,3 +301,15 @@ def test_processes_that_accelerate_does_not_join_are_refused(recipes, tmp_path):
     assert refusal == [refusal[0]] * 2  # on both processes, before training
     assert "2 processes were launched but accelerate sees 1" in refusal[0] and "set `use_cpu: true`" in refusal[0]
     assert not (tmp_path / SCRIPTS[0] / "not_joined").exists()
+
+
+@pytest.mark.distributed
+def test_kl_to_base_without_peft_is_refused_before_the_model_loads(recipes, tmp_path):
+    """Issue 20: `kl_to_base` without PEFT needs a frozen copy of the model, which FSDP2 would not shard: refused on
+    both processes from the launcher's environment, before the model is loaded."""
+    keys = ["--replay_data", "self", "--replay_ratio", "0.5", "--kl_to_base", "0.5"]
+    run = script_run(recipes, SCRIPTS[0], "kl_copy", *keys, ACCELERATE_USE_FSDP="true")
+    launch("cpu_fsdp2", tmp_path, [{**run, "refused": True}])
+    refusal = [(tmp_path / f"{SCRIPTS[0]}_kl_copy.refused.{rank}").read_text() for rank in (0, 1)]
+    assert refusal == [refusal[0]] * 2
+    assert "not shard under DeepSpeed or FSDP" in refusal[0] and "`use_peft: true`" in refusal[0]

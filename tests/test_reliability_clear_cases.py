@@ -140,6 +140,20 @@ CLEAR_CASES = {
         "diffusion_sft", {"retain_eval": True, "retain_data": "{tmp}/general.jsonl"},
         {"{tmp}/general.jsonl": [{"text": "Some text."}]}, ValueError, "means nothing for a masked-diffusion model",
     ),
+    # Issue 20: replay and kl_to_base (docs/keeping_knowledge.md)
+    "replay_ratio 1": (
+        "masked_sft", {"replay_data": "self", "replay_ratio": 1.0}, {}, ValueError, r"`replay_ratio` must lie in \[0",
+    ),
+    "replay_ratio without replay_data": ("sft", {"replay_ratio": 0.5}, {}, ValueError, "needs `replay_data`"),
+    "replay_data at ratio 0": ("diffusion_sft", {"replay_data": "self"}, {}, ValueError, "`replay_ratio` is 0"),
+    "kl_to_base without replay": ("masked_sft", {"kl_to_base": 0.1}, {}, ValueError, "measured on the replay rows"),
+    "kl_to_base negative": (
+        "sft", {"replay_data": "self", "replay_ratio": 0.5, "kl_to_base": -1.0}, {}, ValueError, "`kl_to_base` must",
+    ),
+    "replay column": (
+        "masked_sft", {"replay_data": "{tmp}/r.jsonl", "replay_ratio": 0.5}, {"{tmp}/r.jsonl": [{"body": "Hi."}]},
+        ValueError, "no text column `replay_text_field: text`",
+    ),
 }  # fmt: skip
 
 

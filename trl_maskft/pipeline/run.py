@@ -32,6 +32,7 @@ from ..runtime.hub import HubPublishing
 from ..runtime.resume_recipe import run_recipe
 from ..runtime.run_folder import prepare_output_dir
 from ..runtime.sharding import build_sharded_trainer, check_joined, save_final_model
+from ..training.replay_trainer import check_copy_shardable, launch_shards
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .inputs import load_tokenizer
 from .retention import Retention, added_retention, retention_evaluation
@@ -116,6 +117,8 @@ def build_trainer(
     one `train_dataset` itself. Sharded under an FSDP launch also on CPU processes; launches or FSDP2 settings that
     cannot run as set are refused (`trl_maskft.runtime.sharding`)."""
     evaluated = eval_dataset if eval_dataset is not None else train_dataset
+    if not model_args.use_peft:  # `kl_to_base` needs a frozen copy: refused before the model is loaded where sharded
+        check_copy_shardable(training_args, launch_shards(training_args))
     return build_sharded_trainer(
         trainer_cls,
         model=set_model_init_kwargs(training_args, model_args),
