@@ -129,12 +129,13 @@ class Recipe:
 
 
 def read_recipes(models=PLANNED) -> list[Recipe]:
-    """The knowledge recipes of `models` (GSM8K and the built-in people aside)."""
+    """The knowledge recipes of `models` that fine-tune every weight (GSM8K, the built-in people and the LoRA recipes,
+    whose optimizer holds the adapter's states only, aside)."""
     recipes = []
     for path in sorted(glob.glob(os.path.join(ROOT, "recipes", "*", "*", "*.yaml"))):
         with open(path) as f:
             config = yaml.safe_load(f)
-        if config["model_name_or_path"] not in models or config.get("task") == "gsm8k":
+        if config["model_name_or_path"] not in models or config.get("task") == "gsm8k" or config.get("use_peft"):
             continue
         dataset = config["dataset_name"].rpartition(":")[2]
         if dataset == "people":

@@ -18,6 +18,7 @@ from trl import SFTConfig
 
 from trl_maskft import BaselineSFTConfig, BenchmarkConfig, DiffusionSFTConfig, MaskedSFTConfig
 from trl_maskft.data.corpus import CorpusArguments
+from trl_maskft.evaluation.retention import RetentionConfig
 from trl_maskft.pipeline.arguments import KnowledgeScriptArguments, TaskArguments
 from trl_maskft.scripts.diffusion_sft import DiffusionSamplingArguments
 from trl_maskft.scripts.sft import BaselineArguments
@@ -35,6 +36,7 @@ SECTIONS = [
     ("Baseline data", BaselineArguments, "`sft`, `paraphrase_sft`, `reverse_sft`", None),
     ("Diffusion sampling", DiffusionSamplingArguments, "`diffusion_sft`'s QA answers", None),
     ("Benchmarks (lm-evaluation-harness)", BenchmarkConfig, "`masked_sft`, `sft` and `trl-maskft-eval`", None),
+    ("Retention (docs/retention.md)", RetentionConfig, "every training script", None),
 ]
 
 HEADER = """# Configuration reference

@@ -25,7 +25,8 @@ def compare_argv(model_dir, output_dir, max_steps=2):
         "--arms", "sft", "masked_sft", "--output_dir", str(output_dir), "--recipes_dir", RECIPES,
         "--model_name_or_path", model_dir, "--mask_token", MASK_TOKEN, "--num_people", "3",
         "--max_steps", str(max_steps), "--per_device_train_batch_size", "3", "--qa_max_new_tokens", "4",
-        "--logging_steps", "1",
+        "--logging_steps", "1", "--retain_max_new_tokens", "2", "--retain_self_max_new_tokens", "2",
+        "--retain_batch_size", "64",
     ]  # fmt: skip
 
 
@@ -56,6 +57,8 @@ def test_compare_writes_reports_and_resumes(tiny_model_dir, tmp_path, monkeypatc
     assert "--mask_token" not in results["sft"]["argv"] and "--mask_token" in results["masked_sft"]["argv"]
     table = (out / "comparison.md").read_text()
     assert "| masked_sft | backward |" in table and "| sft | forward |" in table
+    assert "| known facts kept | self-answer NLL rise |" in table  # retention beside QA, measured by every arm
+    assert all("retain_self_nll_rise" in row for row in results["sft"]["history"])
     metrics = json.loads((out / "metrics.json").read_text())
     assert [row["epoch"] for row in metrics["sft"]["history"]][0] == 0 and metrics["sft"]["wall_time_s"] > 0
     csv_lines = (out / "metrics.csv").read_text().splitlines()

@@ -65,7 +65,7 @@ def test_recipes_parse_strictly(model):
     # bf16 (the LLaDA recipe) is validated against the hardware: on a machine without a GPU, parse it for the CPU
     cpu = [] if torch.cuda.is_available() else ["--use_cpu", "true"]
     parsed = make_parser().parse_args_and_config(["--config", recipe, *cpu])
-    script_args, training_args, model_args, sampling_args = parsed
+    script_args, training_args, model_args, sampling_args, _ = parsed
     with open(recipe) as f:
         assert set(yaml.safe_load(f)) <= {key for obj in parsed for key in vars(obj)}
     assert isinstance(training_args, DiffusionSFTConfig) and script_args.dataset_name == "people"

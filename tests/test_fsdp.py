@@ -79,6 +79,10 @@ def recipes(tmp_path_factory):
             seed=SEED,
             save_strategy="steps",
             save_steps=2,
+            retain_eval=True,  # retention under FSDP2, DDP and a resume from another folder's checkpoint
+            retain_max_new_tokens=QA_TOKENS,
+            retain_self_max_new_tokens=QA_TOKENS,
+            retain_batch_size=16,
             **(spec.config if spec else {}),
             **(spec.script_config if spec else {}),
         )
@@ -187,6 +191,22 @@ def test_fsdp2_resume_continues_like_the_uninterrupted_run(fsdp, kind):
 
 
 @pytest.mark.distributed
+@pytest.mark.parametrize("kind", SCRIPTS)
+def test_fsdp2_retention_equals_ddp_and_survives_a_resume(fsdp, kind):
+    def rows(name):
+        with open(fsdp[0] / kind / name / "retain_metrics.jsonl") as f:
+            return [json.loads(line) for line in f]
+
+    sharded, ddp, resumed = rows("fsdp"), rows("ddp"), rows("resume")
+    assert [row["epoch"] for row in sharded] == [0, 1, 2] and sharded[0] == pytest.approx(
+        ddp[0], rel=LOSS_RTOL, nan_ok=True
+    )
+    assert ("retain_self_nll" in sharded[0]) == (kind != "diffusion_sft")  # no left-to-right NLL for diffusion
+    # the resumed run (another folder) read the base model's answers back from the checkpoint
+    assert resumed[-1] == pytest.approx(sharded[-1], rel=LOSS_RTOL, nan_ok=True)
+
+
+@pytest.mark.distributed
 def test_sharded_state_dict_checkpoints_resume_and_the_final_model_is_saved_whole(fsdp):
     out, runs = fsdp[0] / SCRIPTS[0], fsdp[1]
     checkpoint = os.listdir(out / "sharded" / "checkpoint-2")
@@ -281,3 +301,15 @@ def test_processes_that_accelerate_does_not_join_are_refused(recipes, tmp_path):
     assert refusal == [refusal[0]] * 2  # on both processes, before training
     assert "2 processes were launched but accelerate sees 1" in refusal[0] and "set `use_cpu: true`" in refusal[0]
     assert not (tmp_path / SCRIPTS[0] / "not_joined").exists()
+
+
+@pytest.mark.distributed
+def test_kl_to_base_without_peft_is_refused_before_the_model_loads(recipes, tmp_path):
+    """Issue 20: `kl_to_base` without PEFT needs a frozen copy of the model, which FSDP2 would not shard: refused on
+    both processes from the launcher's environment, before the model is loaded."""
+    keys = ["--replay_data", "self", "--replay_ratio", "0.5", "--kl_to_base", "0.5"]
+    run = script_run(recipes, SCRIPTS[0], "kl_copy", *keys, ACCELERATE_USE_FSDP="true")
+    launch("cpu_fsdp2", tmp_path, [{**run, "refused": True}])
+    refusal = [(tmp_path / f"{SCRIPTS[0]}_kl_copy.refused.{rank}").read_text() for rank in (0, 1)]
+    assert refusal == [refusal[0]] * 2
+    assert "not shard under DeepSpeed or FSDP" in refusal[0] and "`use_peft: true`" in refusal[0]

@@ -30,6 +30,7 @@ PAPER_SCHEDULES = {
     ("reverse_sft", "config_wiki.yaml"): WIKI_NONE,
     # masked_ar.sh, without paraphrases (its Wiki run skips epoch 3840)
     ("masked_sft", "config_name_description.yaml"): ND_NONE,
+    ("masked_sft", "config_name_description_lora.yaml"): ND_NONE,  # the same run with a LoRA adapter (issue 20)
     ("masked_sft", "config_biographies.yaml"): BIO_NONE,
     ("masked_sft", "config_wiki.yaml"): [0, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120],
     # masked_ar_t.sh: the fixed mask-ratio ablation, ND without paraphrases

@@ -73,9 +73,10 @@ def test_the_api_exports_every_trainer_config_callback_and_collator():
     }
     assert sorted(kinds["trainer"]) == ["BaselineSFTTrainer", "DiffusionSFTTrainer", "MaskedSFTTrainer"]
     assert sorted(kinds["config"]) == ["BaselineSFTConfig", "DiffusionSFTConfig", "MaskedSFTConfig"]
-    for callback in ("QAEvalCallback", "BenchmarkCallback", "TaskEvalCallback", "BestEpochCallback", "LossReport"):
+    callbacks = ("QAEvalCallback", "BenchmarkCallback", "TaskEvalCallback", "BestEpochCallback", "LossReport")
+    for callback in (*callbacks, "RetentionCallback"):
         assert callback in kinds["callback"]
-    assert "DataCollatorForMaskedSFT" in exported and "BenchmarkConfig" in exported
+    assert "DataCollatorForMaskedSFT" in exported and "BenchmarkConfig" in exported and "RetentionConfig" in exported
 
 
 @pytest.mark.parametrize(("old", "new"), sorted(SHOWN_PATHS.items()))

@@ -71,6 +71,7 @@ def recipe(tmp_path, model_dir):
             "per_device_train_batch_size": 2,
             "max_length": 128,
             "qa_max_new_tokens": 4,
+            "retain_eval": False,  # the retention cases set it
             **SCRIPT_KEYS[script],
             **keys,
         }

@@ -124,6 +124,36 @@ CLEAR_CASES = {
     "qa_eval_every": ("masked_sft", {"qa_eval_every": 0}, {}, ValueError, "`qa_eval_every` must be a positive"),
     "diffusion mask token is eos": ("diffusion_sft", {"mask_token": "<|im_end|>"}, {}, ValueError, "is also the eos"),
     "no chat template": ("masked_sft", {"_no_chat_template": True}, {}, ValueError, "has no chat template"),
+    # Retention (issue 20): refused before the model is loaded
+    "retain_text_column missing": (
+        "masked_sft", {"retain_eval": True, "retain_data": "{tmp}/general.jsonl"},
+        {"{tmp}/general.jsonl": [{"body": "Some text."}]}, ValueError,
+        r"has no column 'text' \(`retain_text_column`\); its columns are \['body'\]",
+    ),
+    "retain_facts_file with an empty answer": (
+        "masked_sft", {"retain_eval": True, "retain_facts_file": "{tmp}/facts.jsonl"},
+        {"{tmp}/facts.jsonl": [{"question": "What is 2 + 2?", "answer": "", "direction": "forward"}]}, ValueError,
+        r"facts.jsonl, line 1: `answers` must be a non-empty string",
+    ),
+    "retain_batch_size 0": ("masked_sft", {"retain_batch_size": 0}, {}, ValueError, "`retain_batch_size` must be"),
+    "retain_data for diffusion": (
+        "diffusion_sft", {"retain_eval": True, "retain_data": "{tmp}/general.jsonl"},
+        {"{tmp}/general.jsonl": [{"text": "Some text."}]}, ValueError, "means nothing for a masked-diffusion model",
+    ),
+    # Issue 20: replay and kl_to_base (docs/keeping_knowledge.md)
+    "replay_ratio 1": (
+        "masked_sft", {"replay_data": "self", "replay_ratio": 1.0}, {}, ValueError, r"`replay_ratio` must lie in \[0",
+    ),
+    "replay_ratio without replay_data": ("sft", {"replay_ratio": 0.5}, {}, ValueError, "needs `replay_data`"),
+    "replay_data at ratio 0": ("diffusion_sft", {"replay_data": "self"}, {}, ValueError, "`replay_ratio` is 0"),
+    "kl_to_base without replay": ("masked_sft", {"kl_to_base": 0.1}, {}, ValueError, "measured on the replay rows"),
+    "kl_to_base negative": (
+        "sft", {"replay_data": "self", "replay_ratio": 0.5, "kl_to_base": -1.0}, {}, ValueError, "`kl_to_base` must",
+    ),
+    "replay column": (
+        "masked_sft", {"replay_data": "{tmp}/r.jsonl", "replay_ratio": 0.5}, {"{tmp}/r.jsonl": [{"body": "Hi."}]},
+        ValueError, "no text column `replay_text_field: text`",
+    ),
 }  # fmt: skip
 
 

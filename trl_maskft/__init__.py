@@ -21,6 +21,7 @@ from .evaluation.best_epoch import BestEpochCallback  # noqa: E402
 from .evaluation.lm_eval import BenchmarkCallback, BenchmarkConfig  # noqa: E402
 from .evaluation.loss_report import LossReport  # noqa: E402
 from .evaluation.qa_callback import QAEvalCallback  # noqa: E402
+from .evaluation.retention import RetentionCallback, RetentionConfig  # noqa: E402
 from .evaluation.scheduled import ScheduledEvalCallback  # noqa: E402
 from .evaluation.tasks.callback import TaskEvalCallback  # noqa: E402
 from .masked_sft.collator import DataCollatorForMaskedSFT  # noqa: E402
@@ -45,6 +46,8 @@ __all__ = [
     "MaskedSFTTrainer",
     "PreemptionCallback",
     "QAEvalCallback",
+    "RetentionCallback",
+    "RetentionConfig",
     "ScheduledEvalCallback",
     "TaskEvalCallback",
     "__version__",

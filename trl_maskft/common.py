@@ -7,8 +7,9 @@ from __future__ import annotations
 IGNORE_INDEX = -100
 
 # Random streams: training and evaluation draw their masks (masked SFT) and noise (diffusion SFT) from different
-# streams of the same seed, so evaluation sees the same draws at every evaluation, unlike any training draw
-TRAIN_STREAM, EVAL_STREAM = 0, 1
+# streams of the same seed, so evaluation sees the same draws at every evaluation, unlike any training draw; the replay
+# rows mixed into training batches (`trl_maskft.training.replay_mixing`) are drawn from a third
+TRAIN_STREAM, EVAL_STREAM, REPLAY_STREAM = 0, 1, 2
 
 PAPER = {
     "title": "Diffusion-Inspired Masked Fine-Tuning for Knowledge Injection in Autoregressive LLMs",

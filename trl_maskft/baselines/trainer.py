@@ -11,11 +11,14 @@ from trl import SFTTrainer
 from ..runtime.default_model import resolve_model
 from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.packing import prepare_padding_free_model
+from ..training.replay_trainer import ReplayTrainerMixin
 from ..training.selected_logits import SelectedLogitsLossMixin
 from ..training.truncation_counting import TruncationCountingMixin
 
 
-class BaselineSFTTrainer(SafeCheckpointsMixin, TruncationCountingMixin, SelectedLogitsLossMixin, SFTTrainer):
+class BaselineSFTTrainer(
+    SafeCheckpointsMixin, TruncationCountingMixin, ReplayTrainerMixin, SelectedLogitsLossMixin, SFTTrainer
+):
     """[`~trl.SFTTrainer`] whose checkpoints are complete or refused, whose runs stop with a checkpoint on SIGTERM
     (see `SafeCheckpointsMixin`), and whose preparation counts and logs what `max_length` cuts (`data_reports`): the
     trainer of the plain SFT, paraphrase SFT and reverse-training
@@ -26,6 +29,7 @@ class BaselineSFTTrainer(SafeCheckpointsMixin, TruncationCountingMixin, Selected
         super().__init__(resolve_model(model), *args, **kwargs)
         if self.args.padding_free:  # also set by TRL for `packing` with the `bfd` strategy
             prepare_padding_free_model(self.model)
+        self.add_replay()
 
 
 def __getattr__(name: str):

@@ -12,6 +12,9 @@ import os
 from .qa_io import PathLike, read_jsonl_rows, require_field
 
 BUILTIN_INSTRUCTIONS = os.path.join(os.path.dirname(__file__), "builtin", "instructions.jsonl")
+# What self-replay asks the base model (`replay_data: self`): other everyday requests, none of the 60 above, so that
+# retention measures on instructions the run never trained on
+BUILTIN_REPLAY_INSTRUCTIONS = os.path.join(os.path.dirname(__file__), "builtin", "replay_instructions.jsonl")
 
 
 def load_instructions(path: PathLike | None = None) -> list[str]:

@@ -25,6 +25,8 @@ class DiffusionAnswerer(Answerer):
     (`DiffusionSFTConfig`); `for_training` takes them from a config.
     """
 
+    autoregressive = False  # the model unmasks: a left-to-right NLL of its answers means nothing
+
     mask_token: str | None = None
     mask_token_id: int | None = None
     max_new_tokens: int = 128
@@ -68,6 +70,11 @@ class DiffusionAnswerer(Answerer):
             )  # fmt: skip
             outputs += [tokenizer.decode(row, skip_special_tokens=True).strip() for row in cut_at_stop(answers, stops)]
         return outputs
+
+    def shortened(self, max_new_tokens, batch_size):
+        """At most `max_new_tokens` new tokens rounded up to whole blocks, one token per step."""
+        blocks = -(-max_new_tokens // self.block_length)
+        return dataclasses.replace(self, max_new_tokens=blocks * self.block_length, steps=None, batch_size=batch_size)
 
     def quick_start(self, model_id, system_prompt=None, trust_remote_code=False):
         settings = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "batch_size"}

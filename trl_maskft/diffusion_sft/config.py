@@ -8,11 +8,12 @@ from trl import SFTConfig
 
 from ..runtime.run_config import RunConfigMixin
 from ..training.mask_token import MaskTokenConfigMixin
+from ..training.replay_config import ReplayConfigMixin
 from .noise import LOSS_NORMALIZATIONS, T_SCOPES
 
 
 @dataclass
-class DiffusionSFTConfig(RunConfigMixin, MaskTokenConfigMixin, SFTConfig):
+class DiffusionSFTConfig(RunConfigMixin, ReplayConfigMixin, MaskTokenConfigMixin, SFTConfig):
     r"""
     Configuration class for the [`DiffusionSFTTrainer`]: masked-diffusion SFT as in LLaDA (arXiv 2502.09992).
 

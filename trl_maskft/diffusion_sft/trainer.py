@@ -16,6 +16,8 @@ from ..evaluation.model_card import MethodModelCardMixin
 from ..runtime.default_model import resolve_model
 from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, named_splits, resolve_mask_token_id
+from ..training.replay_mixing import join_replay, split_replay
+from ..training.replay_trainer import ReplayTrainerMixin
 from ..training.selected_logits import accepts_logits_to_keep
 from ..training.tokenizer import training_tokenizer
 from ..training.truncation_counting import TruncationCountingMixin
@@ -92,7 +94,9 @@ def prepare_remote_code(model_id: str, revision: str | None = None) -> None:
         make_loadable_on_transformers_5(get_class_from_dynamic_module(class_reference, model_id, revision=revision))
 
 
-class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, TruncationCountingMixin, SFTTrainer):
+class DiffusionSFTTrainer(
+    MethodModelCardMixin, SafeCheckpointsMixin, ReplayTrainerMixin, TruncationCountingMixin, SFTTrainer
+):
     """[`~trl.SFTTrainer`] that trains a masked-diffusion language model (LLaDA SFT).
 
     The data is prepared by `SFTTrainer` (prompt/completion, conversational or raw text). At every step, supervised
@@ -179,6 +183,7 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, Truncation
         if args.bidirectional:
             check_bidirectional_support(self.model.config)
         self._accepts_logits_to_keep = accepts_logits_to_keep(self.model)
+        self.add_replay()
 
     def _noise(self, inputs: dict[str, Any], step: int, row_offset: int, stream: int) -> dict[str, Any]:
         """The diffusion batch of a collated batch: masked inputs, targets on masked positions only, loss weights."""
@@ -217,7 +222,8 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, Truncation
         batch_samples, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
         step, offset, noised = self.state.global_step, 0, []
         for batch in batch_samples:
-            noised.append(self._noise(batch, step, offset, TRAIN_STREAM))
+            own, replay = split_replay(batch)  # replay rows are trained as chat SFT, without noise
+            noised.append(join_replay(self._noise(own, step, offset, TRAIN_STREAM), replay))
             offset += len(batch["input_ids"])
         if not noised:
             return noised, None
@@ -233,6 +239,7 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, Truncation
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mode = "train" if self.model.training else "eval"
+        inputs, replay = split_replay(inputs)
         if "loss_weights" not in inputs:  # evaluation batches do not go through `get_batch_samples`
             inputs = self._noise(inputs, 0, self._eval_rows, EVAL_STREAM)
             self._eval_rows += len(inputs["input_ids"])
@@ -259,6 +266,8 @@ class DiffusionSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, Truncation
         num_masked, num_supervised = gather(masked.sum()).sum(), gather(inputs["num_supervised"]).sum()
         self._metrics[mode]["mask_ratio"].append((num_masked / num_supervised.clamp(min=1)).item())
         self._metrics[mode]["masked_token_accuracy"].append((num_correct / num_masked.clamp(min=1)).item())
+        if replay:
+            loss = self.with_replay_loss(model, loss, replay, num_items_in_batch)
         return (loss, outputs) if return_outputs else loss
 
     def default_answerer(self):

@@ -9,6 +9,7 @@ the recipe to the callback and to the card. `GreedyAnswerer` generates autoregre
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,7 +27,11 @@ def _remote(trust_remote_code: bool) -> str:
 
 class Answerer:
     """What every answerer provides: ``__call__`` (answers to rendered prompts, the same on every call for the same
-    model) and `quick_start` (markdown code that answers the same way)."""
+    model), `quick_start` (markdown code that answers the same way) and `shortened` (the same settings with fewer new
+    tokens). `autoregressive` says whether the model it samples scores text left to right (a per-token NLL means
+    something), False for a masked-diffusion model."""
+
+    autoregressive = True
 
     def __call__(
         self,
@@ -40,6 +45,11 @@ class Answerer:
     def quick_start(self, model_id: str, system_prompt: str | None = None, trust_remote_code: bool = False) -> str:
         raise NotImplementedError
 
+    def shortened(self, max_new_tokens: int, batch_size: int) -> Answerer:
+        """This answerer with at most `max_new_tokens` new tokens, `batch_size` prompts at a time (short answers, e.g.
+        retention's known facts)."""
+        raise NotImplementedError
+
 
 @dataclass
 class GreedyAnswerer(Answerer):
@@ -51,6 +61,11 @@ class GreedyAnswerer(Answerer):
 
     def __call__(self, model, tokenizer, prompts, synced_gpus=False):
         return generate_answers(model, tokenizer, prompts, self.generation_config, self.batch_size, synced_gpus)
+
+    def shortened(self, max_new_tokens, batch_size):
+        config = copy.deepcopy(self.generation_config)
+        config.max_new_tokens = max_new_tokens
+        return GreedyAnswerer(config, batch_size)
 
     def generation_kwargs(self) -> dict:
         """The settings of ``generation_config`` that differ from transformers' defaults."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from accelerate.utils import gather_object
-from transformers import Trainer
+from transformers import PreTrainedModel, Trainer
 
 from ..data.qa_checks import check_qa_items
 from ..data.schema import QAItem
@@ -26,6 +26,19 @@ def drop_padding(per_rank: Sequence[Sequence], num_items: int) -> list:
     """
     base, extra = divmod(num_items, len(per_rank))
     return [output for rank, outputs in enumerate(per_rank) for output in outputs[: base + (rank < extra)]]
+
+
+def across_processes(trainer: Trainer, inputs: Sequence, compute: Callable[[PreTrainedModel, list], list]) -> list:
+    """``compute(model, share)`` of the trainer's evaluation model (`evaluation_model`) on each process's share of
+    `inputs` (one output per input), gathered in order and returned on every rank. The shares are padded to the same
+    length, so every process runs the same number of forward passes (as sharded parameters need)."""
+    accelerator = trainer.accelerator
+    with (
+        accelerator.split_between_processes(list(inputs), apply_padding=True) as local,
+        evaluation_model(trainer) as unwrapped,
+    ):
+        outputs = compute(unwrapped, local)
+    return drop_padding(gather_object([outputs]), len(inputs)) if accelerator.num_processes > 1 else outputs
 
 
 def score_answers(items: Sequence[QAItem], predictions: Sequence[str], qa_score: str = "paper") -> list[dict]:
@@ -93,15 +106,10 @@ class QAEvalCallback(ScheduledEvalCallback):
     def answer(self, items: Sequence[QAItem]) -> list[str]:
         """Answers of the current model to ``items``, computed across all processes and returned on every rank."""
         trainer = self.trainer
-        accelerator = trainer.accelerator
         tokenizer = trainer.processing_class
         prompts = chat_prompts(tokenizer, [item.question for item in items], self.system_prompt)
-        with (
-            accelerator.split_between_processes(prompts, apply_padding=True) as local_prompts,
-            evaluation_model(trainer) as unwrapped,
-        ):
-            local = self.answerer(unwrapped, tokenizer, local_prompts, synced_gpus=params_sharded(trainer))
-        return drop_padding(gather_object([local]), len(items)) if accelerator.num_processes > 1 else local
+        synced = params_sharded(trainer)
+        return across_processes(trainer, prompts, lambda model, local: self.answerer(model, tokenizer, local, synced))
 
     def measure(self) -> tuple[list[dict], dict[str, float]]:
         return self.score(self.answer(self.items))

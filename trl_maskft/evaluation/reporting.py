@@ -6,6 +6,7 @@ import csv
 from collections.abc import Iterable, Sequence
 
 DIRECTIONS = ("forward", "backward")
+RETENTION_KEYS = ("retain_known_facts", "retain_self_nll_rise")  # the retention of a comparison's arms
 
 
 def metric_cell(value: float | None) -> str:
@@ -41,15 +42,18 @@ def final_and_best(history: Sequence[dict], key: str) -> tuple[float | None, flo
 def comparison_table(
     histories: dict[str, Sequence[dict]], wall_times: dict[str, float], directions: Sequence[str] = DIRECTIONS
 ) -> str:
-    """Markdown table, one row per arm and direction: final and best ROUGE-1 recall and containment, wall time."""
-    header = ["arm", "direction", "final ROUGE-1", "best ROUGE-1", "final contains", "best contains", "wall time (s)"]
+    """Markdown table, one row per arm and direction: final and best ROUGE-1 recall and containment, the final
+    retention of the arm (`retain_known_facts`, `retain_self_nll_rise`; "-" where it was not measured), wall time."""
+    header = ["arm", "direction", "final ROUGE-1", "best ROUGE-1", "final contains", "best contains"]
+    header += ["known facts kept", "self-answer NLL rise", "wall time (s)"]
     rows = []
     for arm, history in histories.items():
+        retention = [metric_cell(final_and_best(history, key)[0]) for key in RETENTION_KEYS]
         for d in directions:
             rouge_final, rouge_best = final_and_best(history, f"qa_{d}_rouge1")
             contains_final, contains_best = final_and_best(history, f"qa_{d}_contains")
             cells = map(metric_cell, (rouge_final, rouge_best, contains_final, contains_best))
-            rows.append([arm, d, *cells, f"{wall_times.get(arm, float('nan')):.0f}"])
+            rows.append([arm, d, *cells, *retention, f"{wall_times.get(arm, float('nan')):.0f}"])
     return markdown_table(header, rows)
 
 
@@ -77,19 +81,23 @@ def write_metrics_csv(path: str, histories: dict[str, Sequence[dict]]) -> None:
 
 
 def plot_rouge1(path: str, histories: dict[str, Sequence[dict]], directions: Sequence[str] = DIRECTIONS) -> None:
-    """PNG with one panel per direction: ROUGE-1 recall per evaluated epoch, one line per arm."""
+    """PNG with one panel per direction: ROUGE-1 recall per evaluated epoch, one line per arm; and a retention panel
+    (the share of the known facts kept, `retain_known_facts`) where some arm measured it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(directions), figsize=(5 * len(directions), 4), sharey=True, squeeze=False)
-    for ax, d in zip(axes[0], directions, strict=True):
+    retained = any("retain_known_facts" in row for history in histories.values() for row in history)
+    panels = [(f"qa_{d}_rouge1", f"{d} QA") for d in directions]
+    panels += [("retain_known_facts", "known facts kept (retention)")] if retained else []
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), sharey=True, squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels, strict=True):
         for arm, history in histories.items():
-            points = [(row["epoch"], row[f"qa_{d}_rouge1"]) for row in history if f"qa_{d}_rouge1" in row]
+            points = [(row["epoch"], row[key]) for row in history if key in row]
             if points:
                 ax.plot(*zip(*points, strict=True), marker="o", label=arm)
-        ax.set(title=f"{d} QA", xlabel="epoch", ylim=(-0.02, 1.02))
+        ax.set(title=title, xlabel="epoch", ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("ROUGE-1 recall")
     axes[0][-1].legend()

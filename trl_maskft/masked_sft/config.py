@@ -10,6 +10,7 @@ from ..runtime.run_config import RunConfigMixin
 from ..training.chunking import validate_chunk_length
 from ..training.mask_token import MASK_TOKEN_HELP, MaskTokenConfigMixin
 from ..training.packing import check_packing_options
+from ..training.replay_config import ReplayConfigMixin
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
@@ -18,7 +19,7 @@ COMPLETION_INSTRUCTION = "Question:\n{prompt}\nAnswer:\n{masked}\nReturn the rec
 
 
 @dataclass
-class MaskedSFTConfig(RunConfigMixin, MaskTokenConfigMixin, SFTConfig):
+class MaskedSFTConfig(RunConfigMixin, ReplayConfigMixin, MaskTokenConfigMixin, SFTConfig):
     r"""
     Configuration class for the [`MaskedSFTTrainer`] (arXiv 2510.09885).
 

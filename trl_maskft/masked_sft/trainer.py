@@ -16,6 +16,7 @@ from ..runtime.default_model import resolve_model
 from ..runtime.safe_checkpoints import SafeCheckpointsMixin
 from ..training.mask_token import check_mask_token_absent, resolve_mask_token_id
 from ..training.packing import CHAT_FIELDS, pack_chat_dataset, prepare_padding_free_model
+from ..training.replay_trainer import ReplayTrainerMixin
 from ..training.selected_logits import SelectedLogitsLossMixin
 from ..training.tokenizer import model_id, training_tokenizer
 from .chats import check_chat_template
@@ -76,7 +77,9 @@ def _checked_arguments(model, args: MaskedSFTConfig | None, train_dataset, kwarg
     return args
 
 
-class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogitsLossMixin, SFTTrainer):
+class MaskedSFTTrainer(
+    MethodModelCardMixin, SafeCheckpointsMixin, ReplayTrainerMixin, SelectedLogitsLossMixin, SFTTrainer
+):
     """[`~trl.SFTTrainer`] that trains a chat model to reconstruct randomly masked documents.
 
     Args:
@@ -118,8 +121,7 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
             train_dataset, eval_dataset, processing_class, args, kind, eval_packing
         )
         collator = self._masking_collator(processing_class, args, kind)
-        # Evaluation masks come from their own stream: the same at every evaluation, unlike any training mask
-        self.eval_data_collator = dataclasses.replace(
+        self.eval_data_collator = dataclasses.replace(  # own stream: the same at every evaluation, unlike training
             collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing
         )
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
@@ -137,6 +139,7 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
             )
         if self.eval_data_collator.padding_free:
             prepare_padding_free_model(self.model)
+        self.add_replay()
 
     def _prepare_datasets(self, train_dataset, eval_dataset, processing_class, args, kind, eval_packing):
         """The reconstruction examples of every split, checked for the mask token, packed where asked; their data
@@ -183,21 +186,9 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
             padding_free=args.padding_free or args.packing,
         )
 
-    @contextmanager
-    def _collating_for_eval(self):
-        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
-        try:
-            yield
-        finally:
-            self.data_collator = train_collator
-
-    def get_eval_dataloader(self, eval_dataset=None):
-        with self._collating_for_eval():
-            return super().get_eval_dataloader(eval_dataset)
-
-    def get_test_dataloader(self, test_dataset):
-        with self._collating_for_eval():
-            return super().get_test_dataloader(test_dataset)
+    def evaluation_collator(self):
+        """Evaluation and test batches get the evaluation masks (see `ReplayTrainerMixin._collating_for_eval`)."""
+        return self.eval_data_collator
 
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:

@@ -23,6 +23,7 @@ from ..evaluation.lm_eval import BenchmarkConfig, add_benchmarks
 from ..evaluation.loss_report import LossReport
 from ..evaluation.model_card import run_name, write_model_card
 from ..evaluation.qa_callback import QAEvalCallback
+from ..evaluation.retention import RetentionConfig
 from ..evaluation.tasks import get_task
 from ..evaluation.tasks.callback import TaskEvalCallback
 from ..evaluation.tasks.loading import drop_long_pairs
@@ -31,21 +32,29 @@ from ..runtime.hub import HubPublishing
 from ..runtime.resume_recipe import run_recipe
 from ..runtime.run_folder import prepare_output_dir
 from ..runtime.sharding import build_sharded_trainer, check_joined, save_final_model
+from ..training.replay_trainer import check_copy_shardable, launch_shards
 from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .inputs import load_tokenizer
+from .retention import Retention, added_retention, retention_evaluation
 
 # Adds the run's QA callback (or a subclass) and what goes with it to its trainer; returns the QA callback
 Evaluation = Callable[[Trainer], QAEvalCallback]
 
 
-def qa_evaluation(script_args: KnowledgeScriptArguments, build: Callable[[Trainer], QAEvalCallback]) -> Evaluation:
-    """The evaluation of a run: the QA callback that `build` makes, added ahead of the trainer's other callbacks,
-    followed by the best-epoch selection of `qa_best_metric` / `qa_keep_best` (`BestEpochCallback`) where the QA
-    items give a metric to select by."""
+def qa_evaluation(
+    script_args: KnowledgeScriptArguments,
+    build: Callable[[Trainer], QAEvalCallback],
+    retention: Retention | None = None,
+) -> Evaluation:
+    """The evaluation of a run: the QA callback that `build` makes, added ahead of the trainer's other callbacks, and
+    the `retention` callback after it, followed by the best-epoch selection of `qa_best_metric` / `qa_keep_best`
+    (`BestEpochCallback`) where the QA items give a metric to select by."""
 
     def evaluation(trainer: Trainer) -> QAEvalCallback:
         qa = build(trainer)
         qa.add_to_trainer()
+        if retention is not None:
+            retention(trainer)
         selection = BestEpochCallback(qa, script_args.qa_best_metric, script_args.qa_keep_best)
         if selection.metric is not None:
             trainer.add_callback(selection)
@@ -59,12 +68,14 @@ def knowledge_evaluation(
     items: Sequence[QAItem],
     answerer: Answerer | None = None,
     system_prompt: str | None = None,
+    retention: RetentionConfig | None = None,
 ) -> Evaluation | None:
     """The QA callback of a knowledge run: `qa_max_items` of the QA `items` (`balanced_qa_sample`; all without it),
     asked on the script's schedule, answered by `answerer` (by default greedily,
     `KnowledgeScriptArguments.greedy_answerer`) and scored by `qa_score` (a warning where the paper's score meets
-    non-ASCII answers, `warn_non_ascii_answers`); None without QA items (a corpus alone: the run reports its
-    evaluation loss)."""
+    non-ASCII answers, `warn_non_ascii_answers`), with the `retention` measures beside it on the same schedule and
+    answerer (`retention_evaluation`); None without QA items (a corpus alone: the run reports its evaluation
+    loss)."""
     if not items:
         return None
     if script_args.qa_max_items:  # the same questions for every training seed: drawn with the dataset's seed
@@ -77,6 +88,7 @@ def knowledge_evaluation(
         lambda trainer: QAEvalCallback(
             trainer, items, answerer, system_prompt=system_prompt, qa_score=score, **schedule
         ),
+        retention_evaluation(retention, answerer, schedule, system_prompt),
     )
 
 
@@ -105,6 +117,8 @@ def build_trainer(
     one `train_dataset` itself. Sharded under an FSDP launch also on CPU processes; launches or FSDP2 settings that
     cannot run as set are refused (`trl_maskft.runtime.sharding`)."""
     evaluated = eval_dataset if eval_dataset is not None else train_dataset
+    if not model_args.use_peft:  # `kl_to_base` needs a frozen copy: refused before the model is loaded where sharded
+        check_copy_shardable(training_args, launch_shards(training_args))
     return build_sharded_trainer(
         trainer_cls,
         model=set_model_init_kwargs(training_args, model_args),
@@ -123,13 +137,16 @@ def save_run(trainer: Trainer, reports: Sequence[QAEvalCallback | LossReport], c
     output_dir = trainer.args.output_dir
     save_final_model(trainer, output_dir)
     write_model_card(trainer, **card_kwargs)
+    summaries: dict[str, list[str]] = {}  # reports sharing a file (the QA table and retention) follow each other
     for report in reports:
-        text = report.report()
-        if trainer.is_world_process_zero():
-            with open(os.path.join(output_dir, report.summary_file), "w") as f:
-                f.write(text + "\n")
+        text, shared = report.report(), report.summary_file in summaries
+        summaries.setdefault(report.summary_file, []).append(f"{report.title}:\n\n{text}" if shared else text)
         trainer.accelerator.print(f"\n{report.title}:\n{text}\n")
-    files = ", ".join(report.summary_file for report in reports)
+    for name, texts in summaries.items():
+        if trainer.is_world_process_zero():
+            with open(os.path.join(output_dir, name), "w") as f:
+                f.write("\n\n".join(texts) + "\n")
+    files = ", ".join(summaries)
     trainer.accelerator.print(f"Model, model card and {files} saved to {output_dir}.")
 
 
@@ -190,7 +207,7 @@ def train_and_report(
             "recipe": recipe,
             "method": method,
         }
-        save_run(trainer, [report] + ([bench] if bench else []), card_kwargs)
+        save_run(trainer, [report, *added_retention(trainer)] + ([bench] if bench else []), card_kwargs)
         failure = hub.publish(trainer, **card_kwargs)
         trainer.end()
         if failure is not None:
@@ -212,10 +229,11 @@ def train_task(
     method: str | None = None,
     benchmark: BenchmarkConfig | None = None,
     arguments: Sequence = (),
+    retention: RetentionConfig | None = None,
 ) -> TaskEvalCallback:
     """Train on the first `max_train_samples` training rows of the task of at most `max_train_tokens` tokens (as chats
     with `conversational`) and ask the first `qa_max_items` test questions 0-shot along the way (`TaskEvalCallback`,
-    answering greedily with `qa_max_new_tokens`); see `train_and_report`."""
+    answering greedily with `qa_max_new_tokens`) with `retention` beside it; see `train_and_report`."""
     if task_args.task == KNOWLEDGE:
         raise ValueError("`task: knowledge` trains on documents, not on a task's rows.")
     if script_args.qa_score != "paper":
@@ -244,6 +262,7 @@ def train_task(
         qa_evaluation(
             script_args,
             lambda trainer: TaskEvalCallback(trainer, task, items, answerer, system_prompt=system_prompt, **schedule),
+            retention_evaluation(retention, answerer, schedule, system_prompt),
         ),
         dataset_name=source,
         recipe=recipe,

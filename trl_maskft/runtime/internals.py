@@ -11,8 +11,8 @@ The places that set an `args` or trainer attribute for a moment and put it back 
   `args.shuffle_dataset`, around the first `SFTTrainer._prepare_dataset`, to tokenize without cutting;
 - `masked_sft/trainer.py`, `_packing_left_to_our_collator`: `args.packing` and `args.padding_free`, around
   `SFTTrainer.__init__`, which would refuse the masking collator;
-- `masked_sft/trainer.py`, `MaskedSFTTrainer._collating_for_eval`: `self.data_collator`, around the evaluation and
-  test dataloaders, for the evaluation masks;
+- `training/replay_trainer.py`, `ReplayTrainerMixin._collating_for_eval`: `self.data_collator`, around the evaluation
+  and test dataloaders: the method's collator without replay rows (masked SFT: its evaluation masks);
 - `runtime/hub.py`, `HubPublishing.training`: `args.push_to_hub`, on while `trainer.train()` pushes checkpoints;
 - `runtime/sharding.py`, `fsdp_on_cpu`: `AcceleratorState.__init__` (and `PartialState._shared_state`), while the
   trainer is built, so that CPU processes shard with FSDP.
@@ -61,7 +61,12 @@ INTERNALS = (
         "training/truncation_counting.py",
         ("dataset", "processing_class", "args", "packing", "formatting_func", "dataset_name"),
     ),
-    Internal("trl.SFTTrainer", "_metrics", "training/selected_logits.py, diffusion_sft/trainer.py", kind="attribute"),
+    Internal(
+        "trl.SFTTrainer",
+        "_metrics",
+        "training/selected_logits.py, training/replay_trainer.py, diffusion_sft/trainer.py",
+        kind="attribute",
+    ),
     Internal("trl.SFTTrainer", "_total_train_tokens", "training/selected_logits.py", kind="attribute"),
     Internal("trl.SFTTrainer", "_tag_names", "the trainers' model cards", kind="attribute"),
     # TRL names outside its public API

@@ -1,5 +1,6 @@
 """Compare training arms (plain SFT, masked SFT, and diffusion / paraphrase SFT when installed) on one dataset, one
-model and one budget: forward/backward QA per epoch, wall time, a markdown table, CSV/JSON metrics and a plot.
+model and one budget: forward/backward QA and retention per epoch, wall time, a markdown table, CSV/JSON metrics and a
+plot.
 
 ```bash
 trl-maskft-compare --arms sft masked_sft --output_dir outputs/compare/people --num_train_epochs 40
@@ -30,6 +31,7 @@ from ..runtime.recipe_checks import bullet_list
 ARMS = ("sft", "masked_sft", "diffusion_sft", "paraphrase_sft")
 DONE_MARKER = "compare_done.json"
 METRICS_FILE = "qa_metrics.jsonl"
+RETENTION_FILE = "retain_metrics.jsonl"
 
 
 def available_arms() -> list[str]:
@@ -78,10 +80,18 @@ def arm_argv(overrides: list[tuple[str, list[str]]], keys: set[str], recipe: str
     return argv + ["--output_dir", output_dir]
 
 
-def read_history(arm_dir: str) -> list[dict]:
-    """The per-epoch QA metrics an arm's `QAEvalCallback` appended to `qa_metrics.jsonl`."""
-    with open(os.path.join(arm_dir, METRICS_FILE)) as f:
+def _jsonl(path: str) -> list[dict]:
+    with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def read_history(arm_dir: str) -> list[dict]:
+    """The per-epoch QA metrics an arm's `QAEvalCallback` appended to `qa_metrics.jsonl`, each row with the
+    `retain_*` metrics its `RetentionCallback` logged at that epoch (`retain_metrics.jsonl`), if any."""
+    history = _jsonl(os.path.join(arm_dir, METRICS_FILE))
+    retention_file = os.path.join(arm_dir, RETENTION_FILE)
+    retained = {row["epoch"]: row for row in _jsonl(retention_file)} if os.path.exists(retention_file) else {}
+    return [{**row, **retained.get(row["epoch"], {})} for row in history]
 
 
 def finished_run(arm_dir: str, argv: list[str]) -> dict | None:

@@ -18,6 +18,7 @@ from ..diffusion_sft.answerer import DiffusionAnswerer
 from ..diffusion_sft.config import DiffusionSFTConfig
 from ..diffusion_sft.sampler import REMASKING
 from ..diffusion_sft.trainer import DiffusionSFTTrainer
+from ..evaluation.retention import RetentionConfig
 from ..pipeline.arguments import KnowledgeScriptArguments
 from ..pipeline.inputs import load_knowledge
 from ..pipeline.recipe_parser import RecipeParser
@@ -37,12 +38,14 @@ class DiffusionSamplingArguments:
 
 
 def make_parser() -> RecipeParser:
-    return RecipeParser((KnowledgeScriptArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments))
+    return RecipeParser(
+        (KnowledgeScriptArguments, DiffusionSFTConfig, ModelConfig, DiffusionSamplingArguments, RetentionConfig)
+    )
 
 
 def main(argv: list[str] | None = None):
     parsed = make_parser().parse_args_and_config(args=argv)
-    script_args, training_args, model_args, sampling_args = parsed
+    script_args, training_args, model_args, sampling_args, retention = parsed
     knowledge = load_knowledge(script_args, text_field=training_args.dataset_text_field)
     answerer = DiffusionAnswerer.for_training(  # samples as trained: mask token, attention, logit shift
         training_args,
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None):
         training_args,
         model_args,
         sft_dataset(knowledge.documents, script_args.sft_prompt),
-        knowledge_evaluation(script_args, knowledge.qa, answerer),
+        knowledge_evaluation(script_args, knowledge.qa, answerer, retention=retention),
         dataset_name=script_args.dataset_name,
         overwrite_run=script_args.overwrite_run,
         recipe=recipe_path(argv),

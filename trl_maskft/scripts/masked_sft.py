@@ -16,6 +16,7 @@ from trl import ModelConfig
 
 from ..data.corpus import CorpusArguments
 from ..evaluation.lm_eval import BenchmarkConfig
+from ..evaluation.retention import RetentionConfig
 from ..masked_sft.config import MaskedSFTConfig
 from ..masked_sft.trainer import MaskedSFTTrainer
 from ..pipeline.arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
@@ -26,18 +27,26 @@ from ..pipeline.run import knowledge_evaluation, recipe_path, train_and_report, 
 
 def make_parser() -> RecipeParser:
     return RecipeParser(
-        (KnowledgeScriptArguments, CorpusArguments, TaskArguments, MaskedSFTConfig, ModelConfig, BenchmarkConfig)
+        (
+            KnowledgeScriptArguments,
+            CorpusArguments,
+            TaskArguments,
+            MaskedSFTConfig,
+            ModelConfig,
+            BenchmarkConfig,
+            RetentionConfig,
+        )  # fmt: skip
     )
 
 
 def main(argv: list[str] | None = None):
     parsed = make_parser().parse_args_and_config(args=argv)
-    script_args, corpus_args, task_args, training_args, model_args, bench = parsed
+    script_args, corpus_args, task_args, training_args, model_args, bench, retention = parsed
     recipe, system_prompt = recipe_path(argv), training_args.system_prompt
     if task_args.task != KNOWLEDGE:
         return train_task(
             MaskedSFTTrainer, task_args, script_args, training_args, model_args,
-            system_prompt=system_prompt, recipe=recipe, benchmark=bench, arguments=parsed,
+            system_prompt=system_prompt, recipe=recipe, benchmark=bench, arguments=parsed, retention=retention,
         )  # fmt: skip
     data = load_training_data(script_args, corpus_args, training_args, model_args)
     return train_and_report(
@@ -45,7 +54,7 @@ def main(argv: list[str] | None = None):
         training_args,
         model_args,
         data.train,
-        knowledge_evaluation(script_args, data.qa, system_prompt=system_prompt),
+        knowledge_evaluation(script_args, data.qa, system_prompt=system_prompt, retention=retention),
         dataset_name=script_args.dataset_name,
         overwrite_run=script_args.overwrite_run,
         recipe=recipe,

@@ -20,6 +20,7 @@ from ..data.baseline_rows import baseline_rows
 from ..data.corpus import Corpus, CorpusArguments
 from ..data.transforms import PARAPHRASE_MODES, SFT_FORMATS, pretraining_dataset, sft_dataset, training_documents
 from ..evaluation.lm_eval import BenchmarkConfig
+from ..evaluation.retention import RetentionConfig
 from ..pipeline.arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from ..pipeline.inputs import load_knowledge, load_tokenizer, load_training_data
 from ..pipeline.recipe_parser import RecipeParser
@@ -93,6 +94,7 @@ def make_parser() -> RecipeParser:
             ModelConfig,
             BaselineArguments,
             BenchmarkConfig,
+            RetentionConfig,
         )  # fmt: skip
     )
 
@@ -140,7 +142,7 @@ def baseline_data(script_args, corpus_args, training_args, model_args, baseline_
 
 def main(argv: list[str] | None = None):
     parsed = make_parser().parse_args_and_config(args=argv)
-    script_args, corpus_args, task_args, training_args, model_args, baseline_args, bench = parsed
+    script_args, corpus_args, task_args, training_args, model_args, baseline_args, bench, retention = parsed
     recipe, method = recipe_path(argv), baseline_method(baseline_args)
     if task_args.task != KNOWLEDGE:
         if baseline_args != BaselineArguments():
@@ -150,6 +152,7 @@ def main(argv: list[str] | None = None):
         return train_task(
             BaselineSFTTrainer, task_args, script_args, training_args, model_args,
             conversational=True, recipe=recipe, method=method, benchmark=bench, arguments=parsed,
+            retention=retention,
         )  # fmt: skip
     text_field = training_args.dataset_text_field
     if baseline_args.paraphrases != "none" or baseline_args.reverse_training:
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None):
         training_args,
         model_args,
         data.train,
-        knowledge_evaluation(script_args, data.qa, system_prompt=baseline_args.system_prompt),
+        knowledge_evaluation(script_args, data.qa, system_prompt=baseline_args.system_prompt, retention=retention),
         dataset_name=script_args.dataset_name,
         overwrite_run=script_args.overwrite_run,
         recipe=recipe,
