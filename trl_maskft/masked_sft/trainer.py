@@ -22,6 +22,7 @@ from .chats import check_chat_template
 from .collator import DataCollatorForMaskedSFT
 from .config import MaskedSFTConfig
 from .data import data_kind, tokenize_for_masking
+from .unit_checks import log_views
 
 # How byte-level BPE ("Ġ") and SentencePiece ("▁") spell a leading space in their vocabularies; SentencePiece
 # decoders strip that space from a lone token, so the raw spelling is checked too
@@ -120,8 +121,9 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
         collator = self._masking_collator(processing_class, args, kind)
         # Evaluation masks come from their own stream: the same at every evaluation, unlike any training mask
         self.eval_data_collator = dataclasses.replace(
-            collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing
+            collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing, views=1
         )
+        log_views(args)
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
         callbacks = [*(kwargs.pop("callbacks", None) or []), _MaskEpochCallback(collator)]
         with _packing_left_to_our_collator(args):
@@ -181,6 +183,10 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
             pad_to_multiple_of=args.pad_to_multiple_of,
             word_start_ids=word_start_token_ids(processing_class) if args.mask_unit == "word" else None,
             padding_free=args.padding_free or args.packing,
+            unit=args.mask_unit,
+            span_mean=args.mask_span_mean,
+            views=args.mask_views,
+            complementary=args.mask_views_complementary,
         )
 
     @contextmanager
@@ -201,4 +207,4 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
 
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:
-            self._signature_columns = ["input_ids", "labels", "seq_lengths", *CHAT_FIELDS]
+            self._signature_columns = ["input_ids", "labels", "seq_lengths", "entity_spans", *CHAT_FIELDS]

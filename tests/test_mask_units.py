@@ -1,0 +1,149 @@
+"""Issue 22: the `span` and `entity` mask units and the views of a step (`mask_views`), without a real model."""
+
+import numpy as np
+import pytest
+import torch
+
+from trl_maskft.masked_sft.collator import DataCollatorForMaskedSFT
+from trl_maskft.masked_sft.mask_units import (
+    choose_entity_positions,
+    choose_span_positions,
+    complement_positions,
+)
+from trl_maskft.masked_sft.masking import example_rng, num_to_mask
+
+from test_masking import MASK, PAD, make_example
+
+
+def runs(offsets) -> list[int]:
+    """Lengths of the runs of consecutive offsets."""
+    lengths, previous = [], None
+    for offset in sorted(int(o) for o in offsets):
+        if previous is not None and offset == previous + 1:
+            lengths[-1] += 1
+        else:
+            lengths.append(1)
+        previous = offset
+    return lengths
+
+
+@pytest.mark.parametrize("length,ratio", [(10, 0.05), (40, 0.3), (40, 0.95), (1, 0.5)])
+def test_span_unit_masks_exactly_t_of_the_tokens(length, ratio):
+    for seed in range(30):
+        offsets = choose_span_positions(example_rng(seed, 0, 0), length, ratio, 3.0)
+        assert len(set(offsets.tolist())) == len(offsets) == num_to_mask(length, ratio)
+        assert offsets.min() >= 0 and offsets.max() < length
+
+
+@pytest.mark.parametrize("mean", [1.0, 3.0, 6.0])
+def test_span_lengths_have_the_asked_mean(mean):
+    """At a low ratio in a long document the spans stay apart, so the runs are the spans, geometric of mean `mean`
+    (cut where they would pass the count, which lowers the mean a little)."""
+    lengths = [run for seed in range(400) for run in runs(choose_span_positions(example_rng(seed, 0, 0), 400, 0.1, mean))]
+    assert mean * 0.85 <= np.mean(lengths) <= mean * 1.05
+    if mean == 1.0:
+        assert set(lengths) == {1}
+
+
+def test_span_positions_vary_and_cover_the_document():
+    starts = {int(choose_span_positions(example_rng(seed, 0, 0), 30, 0.1, 3.0)[0]) for seed in range(200)}
+    assert min(starts) == 0 and max(starts) >= 25
+
+
+ENTITIES = [[0, 3], [5, 12], [14, 16]]  # 3 + 7 + 2 tokens of a 20-token document
+
+
+@pytest.mark.parametrize("ratio", [0.05, 0.2, 0.5, 0.7, 0.95])
+def test_entity_unit_hides_whole_entities_first(ratio):
+    k = num_to_mask(20, ratio)
+    for seed in range(40):
+        hidden = set(choose_entity_positions(example_rng(seed, 0, 0), 20, ENTITIES, ratio).tolist())
+        whole = [e for e in ENTITIES if set(range(*e)) <= hidden]
+        for start, end in ENTITIES:  # an entity is hidden whole or not at all, unless all are hidden and more is due
+            part = hidden & set(range(start, end))
+            assert not part or len(part) == end - start
+        assert len(hidden) >= k
+        in_entities = sum(end - start for start, end in whole)
+        if len(whole) < len(ENTITIES):  # entities left: no other token, and at most one entity past the count
+            assert len(hidden) == in_entities
+            assert in_entities - max(end - start for start, end in whole) < k
+        else:  # entities ran out: other tokens make up the count exactly
+            assert len(hidden) == max(k, in_entities)
+
+
+def test_entity_unit_without_entities_masks_tokens_and_ignores_spans_past_the_document():
+    rng = example_rng(0, 0, 0)
+    assert len(choose_entity_positions(rng, 10, [], 0.3)) == 3
+    assert choose_entity_positions(rng, 4, [[2, 9]], 0.05).tolist() != [2, 3]  # cut from the target: not an entity
+
+
+def entity_example(idx=0):
+    example = make_example(idx, n=20)
+    example["entity_spans"] = ENTITIES
+    return example
+
+
+def masked_offsets(batch, row, example):
+    start = example["span_start"]
+    span = batch["input_ids"][row, start : start + example["span_length"]]
+    return (span == MASK).nonzero().flatten().tolist()
+
+
+def test_collator_entity_unit_reads_each_examples_spans():
+    collator = DataCollatorForMaskedSFT(pad_token_id=PAD, mask_token_id=MASK, ratio_mode="fixed", ratio=0.1)
+    collator.unit = "entity"
+    example = entity_example()
+    offsets = masked_offsets(collator([example]), 0, example)
+    assert [list(range(*e)) for e in ENTITIES if offsets == list(range(*e))]  # k=2: exactly one whole entity
+
+
+@pytest.mark.parametrize("unit", ["token", "span", "entity"])
+def test_views_are_differently_masked_copies_and_view_zero_is_the_single_view_mask(unit):
+    single = DataCollatorForMaskedSFT(pad_token_id=PAD, mask_token_id=MASK, unit=unit, ratio_scope="example")
+    views = DataCollatorForMaskedSFT(pad_token_id=PAD, mask_token_id=MASK, unit=unit, ratio_scope="example", views=3)
+    examples = [entity_example(0), entity_example(1)]
+    batch = views(examples)
+    assert batch["input_ids"].shape[0] == 6
+    masks = [masked_offsets(batch, row, examples[row // 3]) for row in range(6)]
+    assert masks[0] == masked_offsets(single(examples), 0, examples[0])
+    assert masks[0] != masks[1] and masks[1] != masks[2]
+    assert torch.equal(batch["labels"][0], batch["labels"][1])  # loss_on all: every view supervises the same tokens
+
+
+@pytest.mark.parametrize("views", [2, 3, 4])
+def test_complementary_views_hide_what_the_view_before_shows(views):
+    collator = DataCollatorForMaskedSFT(
+        pad_token_id=PAD, mask_token_id=MASK, views=views, complementary=True, unit="span", ratio_scope="example"
+    )
+    example = make_example(0, n=20)
+    batch = collator([example])
+    masks = [set(masked_offsets(batch, row, example)) for row in range(views)]
+    for first in range(0, views - 1, 2):
+        assert not masks[first] & masks[first + 1] and masks[first] | masks[first + 1] == set(range(20))
+    if views > 2:
+        assert masks[2] != masks[0] and masks[2] != set(range(20)) - masks[1]
+    assert complement_positions(4, np.array([0, 3])).tolist() == [1, 2]
+
+
+def test_the_loss_of_k_views_is_their_mean_per_document(tiny_model):
+    """Token-mean loss of a batch of 2 views of one document = (loss of view 1 + loss of view 2) / 2."""
+    collator = DataCollatorForMaskedSFT(pad_token_id=PAD, mask_token_id=3, views=2, complementary=True)
+    example = make_example(0, n=12)
+    batch = collator([example])
+    with torch.no_grad():
+        together = tiny_model(**batch).loss
+        apart = [tiny_model(**{key: value[i : i + 1] for key, value in batch.items()}).loss for i in range(2)]
+    assert not torch.isclose(apart[0], apart[1])
+    assert torch.isclose(together, (apart[0] + apart[1]) / 2, atol=1e-6)
+
+
+def test_view_masks_are_reproducible_per_seed_epoch_and_row_and_after_resume():
+    def masks(seed, epoch, idx=5):
+        collator = DataCollatorForMaskedSFT(pad_token_id=PAD, mask_token_id=MASK, seed=seed, unit="span", views=2)
+        collator.set_epoch(epoch, 10)  # a resumed run: a new collator told the epoch it resumes in
+        example = make_example(idx)
+        batch = collator([example])
+        return [masked_offsets(batch, row, example) for row in range(2)]
+
+    assert masks(0, 3) == masks(0, 3)
+    assert masks(0, 3) != masks(1, 3) and masks(0, 3) != masks(0, 4) and masks(0, 3) != masks(0, 3, idx=6)
