@@ -147,3 +147,82 @@ def test_view_masks_are_reproducible_per_seed_epoch_and_row_and_after_resume():
 
     assert masks(0, 3) == masks(0, 3)
     assert masks(0, 3) != masks(1, 3) and masks(0, 3) != masks(0, 4) and masks(0, 3) != masks(0, 3, idx=6)
+
+
+def trainer_with(tmp_path, model, tokenizer, texts, **keys):
+    from datasets import Dataset
+
+    from trl_maskft import MaskedSFTConfig, MaskedSFTTrainer
+
+    data = Dataset.from_dict(texts if isinstance(texts, dict) else {"text": texts})
+    args = MaskedSFTConfig(str(tmp_path), report_to="none", use_cpu=True, bf16=False, **keys)
+    return MaskedSFTTrainer(model, args=args, train_dataset=data, processing_class=tokenizer)
+
+
+def test_entity_spans_travel_from_a_column_to_the_masked_tokens(tmp_path, tiny_model, tiny_tokenizer):
+    text = "Alice Thornbury is a painter of blue violins."
+    columns = {"text": [text, text], "entity_spans": [[[0, 15]], None]}  # row 1: the heuristic
+    keys = {"mask_unit": "entity", "mask_ratio_mode": "fixed", "mask_ratio": 0.05}
+    trainer = trainer_with(tmp_path, tiny_model, tiny_tokenizer, columns, **keys)
+    rows = [trainer.train_dataset[i] for i in range(2)]
+    name = tiny_tokenizer.encode("Alice Thornbury", add_special_tokens=False)
+    assert rows[0]["entity_spans"] == rows[1]["entity_spans"] == [[0, len(name)]]
+    batch = trainer.data_collator(rows)
+    for row, example in enumerate(rows):
+        start = example["span_start"]
+        hidden = (batch["input_ids"][row, start : start + example["span_length"]] == trainer.mask_token_id).nonzero()
+        assert hidden.flatten().tolist() == list(range(len(name)))  # the whole name, nothing else
+
+
+def test_views_and_units_reach_the_collator_and_evaluation_uses_one_view(tmp_path, tiny_model, tiny_tokenizer):
+    keys = {"mask_unit": "span", "mask_span_mean": 2.0, "mask_views": 2, "mask_views_complementary": True}
+    trainer = trainer_with(tmp_path, tiny_model, tiny_tokenizer, ["Alice Thornbury is a painter."], **keys)
+    collator = trainer.data_collator
+    assert (collator.unit, collator.span_mean, collator.views, collator.complementary) == ("span", 2.0, 2, True)
+    assert trainer.eval_data_collator.views == 1
+
+
+@pytest.mark.parametrize(
+    "keys,message",
+    [
+        ({"mask_span_mean": 0.5}, "`mask_span_mean` must be at least 1"),
+        ({"mask_views": 0}, "`mask_views` must be a whole number of at least 1"),
+        ({"mask_views_complementary": True}, "set `mask_views: 2`"),
+        ({"mask_views": 2, "packing": True}, "Use `padding_free: true` instead of packing"),
+        ({"mask_unit": "entity", "packing": True}, "use `padding_free: true` instead of `packing`"),
+    ],
+)
+def test_bad_mask_unit_and_view_keys_are_refused(tmp_path, keys, message):
+    from trl_maskft import MaskedSFTConfig
+
+    with pytest.raises(ValueError, match=message):
+        MaskedSFTConfig(str(tmp_path), use_cpu=True, bf16=False, **keys)
+
+
+def test_data_the_unit_cannot_mask_is_refused_or_counted(tmp_path, tiny_model, tiny_tokenizer, caplog):
+    lower = ["the painter paints blue violins.", "a baker bakes bread."]
+    with pytest.raises(ValueError, match="All 2 train examples are without any entity"):
+        trainer_with(tmp_path, tiny_model, tiny_tokenizer, lower, mask_unit="entity")
+    with pytest.raises(ValueError, match="All 2 train examples are shorter than `mask_span_mean`=50"):
+        trainer_with(tmp_path, tiny_model, tiny_tokenizer, lower, mask_unit="span", mask_span_mean=50)
+    with caplog.at_level("WARNING"):
+        trainer_with(tmp_path, tiny_model, tiny_tokenizer, [*lower, "Alice Thornbury is a painter."], mask_unit="entity")
+    assert "2 of 3 train examples are without any entity" in caplog.text
+    bad = {"text": ["Alice is here."], "entity_spans": [[[3, 99]]]}
+    with pytest.raises(ValueError, match=r"Row 0: `entity_spans` must be a list of \[start, end\) character spans"):
+        trainer_with(tmp_path, tiny_model, tiny_tokenizer, bad, mask_unit="entity")
+
+
+def test_the_name_description_mini_slice_knows_its_names_and_descriptions():
+    from trl_maskft.data.sources import load_knowledge_source
+    from trl_maskft.data.transforms import entity_spans_dataset
+
+    knowledge = load_knowledge_source("name_description_mini", num_people=20)
+    assert len(knowledge.documents) == 20 and len(knowledge.qa) == 40
+    groups = [item.group for item in knowledge.qa[::2]]
+    assert groups.count("NameIsDescription") == groups.count("DescriptionIsName") == 10
+    for document, spans, (n2d, d2n) in zip(knowledge.documents, knowledge.entity_spans, zip(*[iter(knowledge.qa)] * 2)):
+        assert [document[s:e] for s, e in spans] == [d2n.answer, n2d.answer]  # the name, then the description
+        assert {n2d.direction, d2n.direction} == {"forward", "backward"}
+    row = entity_spans_dataset(knowledge, "text", "entity_spans")[0]
+    assert row["entity_spans"] == knowledge.entity_spans[0]
