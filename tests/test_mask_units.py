@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from test_masking import MASK, PAD, make_example
 
 from trl_maskft.masked_sft.collator import DataCollatorForMaskedSFT
 from trl_maskft.masked_sft.mask_units import (
@@ -11,8 +12,6 @@ from trl_maskft.masked_sft.mask_units import (
     complement_positions,
 )
 from trl_maskft.masked_sft.masking import example_rng, num_to_mask
-
-from test_masking import MASK, PAD, make_example
 
 
 def runs(offsets) -> list[int]:
@@ -39,7 +38,9 @@ def test_span_unit_masks_exactly_t_of_the_tokens(length, ratio):
 def test_span_lengths_have_the_asked_mean(mean):
     """At a low ratio in a long document the spans stay apart, so the runs are the spans, geometric of mean `mean`
     (cut where they would pass the count, which lowers the mean a little)."""
-    lengths = [run for seed in range(400) for run in runs(choose_span_positions(example_rng(seed, 0, 0), 400, 0.1, mean))]
+    lengths = [
+        run for seed in range(400) for run in runs(choose_span_positions(example_rng(seed, 0, 0), 400, 0.1, mean))
+    ]
     assert mean * 0.85 <= np.mean(lengths) <= mean * 1.05
     if mean == 1.0:
         assert set(lengths) == {1}
@@ -206,7 +207,9 @@ def test_data_the_unit_cannot_mask_is_refused_or_counted(tmp_path, tiny_model, t
     with pytest.raises(ValueError, match="All 2 train examples are shorter than `mask_span_mean`=50"):
         trainer_with(tmp_path, tiny_model, tiny_tokenizer, lower, mask_unit="span", mask_span_mean=50)
     with caplog.at_level("WARNING"):
-        trainer_with(tmp_path, tiny_model, tiny_tokenizer, [*lower, "Alice Thornbury is a painter."], mask_unit="entity")
+        trainer_with(
+            tmp_path, tiny_model, tiny_tokenizer, [*lower, "Alice Thornbury is a painter."], mask_unit="entity"
+        )
     assert "2 of 3 train examples are without any entity" in caplog.text
     bad = {"text": ["Alice is here."], "entity_spans": [[[3, 99]]]}
     with pytest.raises(ValueError, match=r"Row 0: `entity_spans` must be a list of \[start, end\) character spans"):
@@ -221,7 +224,9 @@ def test_the_name_description_mini_slice_knows_its_names_and_descriptions():
     assert len(knowledge.documents) == 20 and len(knowledge.qa) == 40
     groups = [item.group for item in knowledge.qa[::2]]
     assert groups.count("NameIsDescription") == groups.count("DescriptionIsName") == 10
-    for document, spans, (n2d, d2n) in zip(knowledge.documents, knowledge.entity_spans, zip(*[iter(knowledge.qa)] * 2)):
+    for document, spans, (n2d, d2n) in zip(
+        knowledge.documents, knowledge.entity_spans, zip(*[iter(knowledge.qa)] * 2, strict=True), strict=True
+    ):
         assert [document[s:e] for s, e in spans] == [d2n.answer, n2d.answer]  # the name, then the description
         assert {n2d.direction, d2n.direction} == {"forward", "backward"}
     row = entity_spans_dataset(knowledge, "text", "entity_spans")[0]

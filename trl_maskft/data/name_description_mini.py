@@ -38,6 +38,8 @@ def build_name_description_mini(num_people: int = 20, seed: int = 0) -> Knowledg
         text, entity_spans = _statement(person.name, person.description, group == "NameIsDescription")
         documents.append(text)
         spans.append(entity_spans)
-        qa.append(QAItem(f"What is {person.name} known for?", (person.description,), paper_direction("N2D", group), group))
+        qa.append(
+            QAItem(f"What is {person.name} known for?", (person.description,), paper_direction("N2D", group), group)
+        )
         qa.append(QAItem(f"Who is {person.description}?", (person.name,), paper_direction("D2N", group), group))
     return KnowledgeData(documents=documents, qa=qa, entities=[p.name for p in people], entity_spans=spans)

@@ -11,6 +11,13 @@ from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from ..common import EVAL_STREAM, IGNORE_INDEX, TRAIN_STREAM
 from ..training.packing import unpack_chats
+from .mask_units import (
+    check_span_mean,
+    check_views,
+    choose_entity_positions,
+    choose_span_positions,
+    complement_positions,
+)
 from .masking import (
     MASK_DRAW,
     RATIO_DRAW,
@@ -22,16 +29,8 @@ from .masking import (
     example_rng,
     sample_ratio,
 )
-from .mask_units import (
-    check_span_mean,
-    check_views,
-    choose_entity_positions,
-    choose_span_positions,
-    complement_positions,
-)
 
 LOSS_ON = ("all", "masked")
-
 
 
 @dataclass

@@ -137,6 +137,22 @@ def document_examples(
     return out
 
 
+def completion_example(row, idx=None, *, tokenizer, template, max_length) -> dict:
+    """The reconstruction example of one prompt/completion row (`Dataset.map`), keyed on `idx`, or for a stream on a
+    hash of its prompt and completion tokens."""
+    if not isinstance(row["completion"], str) or not row["completion"].strip():
+        raise ValueError(f"Row {idx} of the dataset has an empty completion; remove empty completions.")
+    frame = ChatFrame.from_segments(tokenizer, render_segments(tokenizer, template, row["prompt"]))
+    out: dict[str, list] = {}
+    target = tokenizer.encode(row["completion"], add_special_tokens=False)
+    if idx is None:
+        key = content_key([*frame.pre, *target])
+        _add_example(out, target, frame, max_length, key, 0, stream_row=row["prompt"])
+    else:
+        _add_example(out, target, frame, max_length, idx, 0)
+    return {name: values[0] for name, values in out.items()}
+
+
 def check_stream(args, kind: str, split: str) -> None:
     """What a stream needs: documents chunked (a stream cannot be counted ahead, so it is never cut), and, in
     training, a mask-ratio schedule that does not span epochs (a stream has no number of epochs)."""

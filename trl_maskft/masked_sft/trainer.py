@@ -123,7 +123,6 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
         self.eval_data_collator = dataclasses.replace(
             collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing, views=1
         )
-        log_views(args)
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
         callbacks = [*(kwargs.pop("callbacks", None) or []), _MaskEpochCallback(collator)]
         with _packing_left_to_our_collator(args):
@@ -170,6 +169,7 @@ class MaskedSFTTrainer(MethodModelCardMixin, SafeCheckpointsMixin, SelectedLogit
 
     def _masking_collator(self, processing_class, args: MaskedSFTConfig, kind: str) -> DataCollatorForMaskedSFT:
         """The training collator: masks drawn afresh at every step, as `args` asks."""
+        log_views(args)
         return DataCollatorForMaskedSFT(
             pad_token_id=processing_class.pad_token_id,
             mask_token_id=self.mask_token_id,

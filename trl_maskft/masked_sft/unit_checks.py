@@ -66,6 +66,4 @@ def check_unit_data(lengths: list[int], entity_counts: list[int] | None, args, s
             "or use `mask_unit: token`."
         )
     if short:
-        logger.warning(
-            "%d of %d %s examples are %s: %s (%s).", short, total, split, what, consequence, fix
-        )
+        logger.warning("%d of %d %s examples are %s: %s (%s).", short, total, split, what, consequence, fix)
