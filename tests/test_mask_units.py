@@ -72,6 +72,12 @@ def test_entity_unit_hides_whole_entities_first(ratio):
             assert len(hidden) == max(k, in_entities)
 
 
+def test_the_collator_refuses_an_unknown_unit_and_words_without_word_starts():
+    for unit in ("sentence", "word"):
+        with pytest.raises(ValueError, match="`mask_unit` must be one of"):
+            DataCollatorForMaskedSFT(pad_token_id=PAD, mask_token_id=MASK, unit=unit)
+
+
 def test_entity_unit_without_entities_masks_tokens_and_ignores_spans_past_the_document():
     rng = example_rng(0, 0, 0)
     assert len(choose_entity_positions(rng, 10, [], 0.3)) == 3
@@ -231,3 +237,21 @@ def test_the_name_description_mini_slice_knows_its_names_and_descriptions():
         assert {n2d.direction, d2n.direction} == {"forward", "backward"}
     row = entity_spans_dataset(knowledge, "text", "entity_spans")[0]
     assert row["entity_spans"] == knowledge.entity_spans[0]
+
+
+def test_the_heuristic_finds_names_titles_dates_and_numbers_and_known_entities_win():
+    from trl_maskft.data.transforms import entity_char_spans
+
+    text = "In Porto, Alice Thornbury painted 'The Blue Violin' on March 3, 1987 for 1,200 coins."
+    found = [text[s:e] for s, e in entity_char_spans(text)]
+    assert found == ["Porto", "Alice Thornbury", "'The Blue Violin'", "March 3, 1987", "1,200"]
+    assert [text[s:e] for s, e in entity_char_spans(text, ["Thornbury painted"])][1] == "Thornbury painted"
+
+
+def test_an_entity_across_a_chunk_boundary_is_cut_to_each_chunk():
+    from trl_maskft.masked_sft.entity_spans import token_spans
+
+    offsets = [(0, 5), (5, 10), (10, 15), (15, 20), (20, 25)]  # five 5-character tokens, chunks of 3 tokens
+    assert token_spans([[7, 18]], offsets, 0, 3) == [[1, 3]]
+    assert token_spans([[7, 18]], offsets, 3, 5) == [[0, 1]]
+    assert token_spans([[21, 22]], offsets, 0, 3) == []

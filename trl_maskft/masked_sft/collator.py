@@ -20,6 +20,7 @@ from .mask_units import (
 )
 from .masking import (
     MASK_DRAW,
+    MASK_UNITS,
     RATIO_DRAW,
     RATIO_MODES,
     RATIO_SCOPES,
@@ -84,6 +85,11 @@ class DataCollatorForMaskedSFT:
             raise ValueError(f"`mask_ratio_scope` must be one of {RATIO_SCOPES}, got {self.ratio_scope!r}.")
         if self.loss_on not in LOSS_ON:
             raise ValueError(f"`loss_on` must be one of {LOSS_ON}, got {self.loss_on!r}.")
+        if self.unit not in MASK_UNITS or (self.unit == "word" and self.word_start_ids is None):
+            raise ValueError(
+                f"`mask_unit` must be one of {MASK_UNITS}, got {self.unit!r}; 'word' needs `word_start_ids`, the "
+                "token ids that begin a word."
+            )
         check_span_mean(self.span_mean)
         check_views(self.views)
 
