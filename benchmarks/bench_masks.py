@@ -39,7 +39,6 @@ SETTINGS = {
     "views2_comp": ["--mask_views", "2", "--mask_views_complementary", "true"],
     "entity_views2_comp": ["--mask_unit", "entity", "--mask_views", "2", "--mask_views_complementary", "true"],
 }
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -54,19 +53,6 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", default="outputs/bench_masks")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="More `--key value` for every run.")
     return parser
-
-
-def cpu_line() -> str:
-    """The CPU's model name and which of the flags that decide fp32/bf16 speed it has (`lscpu`'s, from /proc)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-    except OSError:
-        return "cpu: unknown"
-    model = re.search(r"^model name\s*:\s*(.*)$", info, re.M)
-    flags = set((re.search(r"^flags\s*:\s*(.*)$", info, re.M) or [None, ""])[1].split())
-    present = [flag for flag in CPU_FLAGS if flag in flags]
-    return f"cpu: {model[1] if model else 'unknown'}; flags: {', '.join(present) or 'none of ' + str(CPU_FLAGS)}"
 
 
 def cured_epoch(history: list[dict], target: float) -> float | None:
@@ -155,8 +141,7 @@ def report(runs: list[dict], args) -> str:
     winners = [setting for setting, won in wins.items() if won]
     return "\n".join(
         [
-            machine_header(),
-            cpu_line(),
+            machine_header(),  # the CPU's model and its avx2/avx512/bf16/AMX flags
             f"runs' precision: {'; '.join(sorted({run['precision'] for run in runs}))}",
             f"QA every {args.qa_eval_every} epochs; cured: backward ROUGE-1 >= {args.target} at that evaluation and "
             f"every later one; goal: at most {args.max_share:.2f} of the paper's epochs and wall time, final fwd "
