@@ -217,6 +217,9 @@ def test_data_the_unit_cannot_mask_is_refused_or_counted(tmp_path, tiny_model, t
             tmp_path, tiny_model, tiny_tokenizer, [*lower, "Alice Thornbury is a painter."], mask_unit="entity"
         )
     assert "2 of 3 train examples are without any entity" in caplog.text
+    completions = {"prompt": ["Who paints?"], "completion": ["Alice Thornbury paints."]}
+    with pytest.raises(ValueError, match="prompt/completion rows have none. Use `mask_unit: span`"):
+        trainer_with(tmp_path, tiny_model, tiny_tokenizer, completions, mask_unit="entity")
     bad = {"text": ["Alice is here."], "entity_spans": [[[3, 99]]]}
     with pytest.raises(ValueError, match=r"Row 0: `entity_spans` must be a list of \[start, end\) character spans"):
         trainer_with(tmp_path, tiny_model, tiny_tokenizer, bad, mask_unit="entity")
