@@ -33,6 +33,9 @@ CLEAR_CASES = {
     "mask_ratio_mode": ("masked_sft", {"mask_ratio_mode": "cubic"}, {}, ValueError, "`mask_ratio_mode` must be one"),
     "mask_ratio_scope": ("masked_sft", {"mask_ratio_scope": "row"}, {}, ValueError, "`mask_ratio_scope` must be one"),
     "mask_unit": ("masked_sft", {"mask_unit": "char"}, {}, ValueError, "`mask_unit` must be one of"),
+    # Issue 22: mask units and views
+    "mask_span_mean 0.5": ("masked_sft", {"mask_span_mean": 0.5}, {}, ValueError, "`mask_span_mean` must be at least"),
+    "mask_views 0": ("masked_sft", {"mask_views": 0}, {}, ValueError, "`mask_views` must be a whole number"),
     "loss_on": ("masked_sft", {"loss_on": "prompt"}, {}, ValueError, "`loss_on` must be 'all' or 'masked'"),
     "packing wrapped": (
         "masked_sft", {"packing": True, "packing_strategy": "wrapped"}, {}, ValueError, "would split a reconstruction",

@@ -45,7 +45,7 @@ def test_collator_masks_whole_words():
 def test_trainer_option_is_off_by_default(tmp_path, tiny_model, tiny_tokenizer):
     assert MaskedSFTConfig(str(tmp_path), use_cpu=True, bf16=False).mask_unit == "token"
     with pytest.raises(ValueError, match="mask_unit"):
-        MaskedSFTConfig(str(tmp_path), use_cpu=True, bf16=False, mask_unit="span")
+        MaskedSFTConfig(str(tmp_path), use_cpu=True, bf16=False, mask_unit="sentence")
     starts = word_start_token_ids(tiny_tokenizer)
     assert tiny_tokenizer.convert_tokens_to_ids("Ġis") in starts
     data = Dataset.from_dict({"text": ["Alice Thornbury is a painter."]})

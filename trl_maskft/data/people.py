@@ -196,7 +196,8 @@ def build_people_dataset(
     paraphrases: str = "none",
     num_paraphrases: int | None = None,
 ) -> KnowledgeData:
-    """Documents "{name} is {description}.", forward/backward QA items (group `"people"`), the names as entities and,
+    """Documents "{name} is {description}.", forward/backward QA items (group `"people"`), the names as entities (and
+    each document's name and description spans, for `mask_unit: entity`) and,
     unless `paraphrases` is `"none"`, paraphrase sets (`person_paraphrases`) for invented people.
 
     Person `i` is asked with `num_eval_templates` question templates per direction (default one), starting at
@@ -221,4 +222,11 @@ def build_people_dataset(
         qa=qa,
         paraphrases=sets,
         entities=[p.name for p in people],
+        entity_spans=[statement_spans(p.name, p.description, " is ") for p in people],
     )
+
+
+def statement_spans(first: str, second: str, link: str) -> list[list[int]]:
+    """The character spans of `first` and `second` in the statement ``first + link + second + "."``."""
+    start = len(first) + len(link)
+    return [[0, len(first)], [start, start + len(second)]]

@@ -64,12 +64,14 @@ class QAItem:
 class KnowledgeData:
     """Documents to train on, QA items to evaluate with and, optionally, paraphrases of each document and the named
     entities they mention (names, places, dates...), which reverse training keeps whole
-    (`trl_maskft.data.transforms.reverse_words`)."""
+    (`trl_maskft.data.transforms.reverse_words`), and where the source knows them, the ``[start, end)`` character
+    spans of each document's entities (`entity_spans`, which `mask_unit: entity` hides whole)."""
 
     documents: list[str]
     qa: list[QAItem]
     paraphrases: list[list[str]] | None = None
     entities: list[str] = field(default_factory=list)
+    entity_spans: list[list[list[int]]] | None = None
 
     def documents_dataset(self, text_field: str = "text") -> Dataset:
         """The documents as a language-modeling dataset with a `text_field` column."""

@@ -5,6 +5,8 @@
 - `"people"`: invented people, "{name} is {description}." (`build_people_dataset`);
 - `"biographies"`: biographies of fictitious people (`generate_biographies`), or `"biographies:<file.jsonl>"` for
   biographies read from JSONL (`load_biographies_jsonl`);
+- `"name_description_mini"`: `num_people` statements in the paper's NameDescription format about invented people
+  (`build_name_description_mini`);
 - `"name_description:<folder>"`: the reversal-curse layout of Berglund et al. (`load_name_description`);
 - `"masked_arllm:<folder>:<dataset>"`: the paper's own data as it is, the `datasets/` folder of its repository
   (xup5/masked_arLLM) and one of its dataset names `ND`, `biography`, `wiki` (`load_masked_arllm`);
@@ -27,12 +29,13 @@ from .biographies import build_biographies_dataset, generate_biographies, load_b
 from .corpus import CorpusArguments, load_corpus
 from .masked_arllm import load_masked_arllm
 from .name_description import load_name_description
+from .name_description_mini import build_name_description_mini
 from .people import build_people_dataset
 from .qa_io import load_paraphrases_jsonl
 from .schema import KnowledgeData
 from .transforms import PARAPHRASE_MODES
 
-BUILT_IN = ("people", "biographies")
+BUILT_IN = ("people", "biographies", "name_description_mini")
 PREFIXES = ("biographies", "name_description", "masked_arllm")
 
 
@@ -91,6 +94,10 @@ def load_knowledge_source(
         raise ValueError(f"`num_eval_templates` (`qa_templates_per_person`) applies to `people` only, not {name!r}.")
     if name == "people":
         return build_people_dataset(num_people, seed, num_eval_templates, paraphrases, num_paraphrases)
+    if name == "name_description_mini":
+        if paraphrases != "none":
+            raise ValueError("`name_description_mini` has no paraphrases; set `paraphrases: none`.")
+        return build_name_description_mini(num_people, seed)
     if name == "biographies" or (prefix == "biographies" and location):
         people = generate_biographies(num_people, seed) if name == "biographies" else load_biographies_jsonl(location)
         return build_biographies_dataset(people, paraphrases, num_paraphrases, seed)

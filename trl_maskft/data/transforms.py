@@ -42,6 +42,8 @@ _CAPITALIZED_RUN = rf"(?!(?:{'|'.join(FUNCTION_WORDS)})\b){_CAPITALIZED}(?:{_CON
 _WORD = r"\w(?:[\w’'.,-]*\w)?"  # also numbers such as 1,234.5
 _PUNCTUATION = r"[^\w\s]+"
 _UNITS = re.compile("|".join([_DATE, _QUOTED, _CAPITALIZED_RUN, _WORD, _PUNCTUATION]))
+_NUMBER = r"(?<!\w)\d(?:[\d,.]*\d)?(?!\w)"
+_HEURISTIC_ENTITIES = re.compile("|".join([_DATE, _QUOTED, _CAPITALIZED_RUN, _NUMBER]))
 
 
 @functools.lru_cache(maxsize=8)
@@ -65,6 +67,28 @@ def entity_units(text: str, entities: Sequence[str] = ()) -> list[str]:
     pattern = _entities_pattern(tuple(entities))
     pieces = pattern.split(text) if pattern else [text]  # the entities at odd indices, the text around them between
     return [unit for i, piece in enumerate(pieces) for unit in ([piece] if i % 2 else _UNITS.findall(piece))]
+
+
+def entity_char_spans(text: str, entities: Sequence[str] = ()) -> list[list[int]]:
+    """``[start, end)`` character spans of the entities in `text`, in order: every occurrence of the strings of
+    `entities` (whole words, the longest first), and in the text around them the units the heuristic of
+    `entity_units` keeps whole (dates, quoted titles, runs of capitalized words) and numbers.
+
+    >>> entity_char_spans("Daphne Barrington directed 'A Journey Through Time' in 1987.")
+    [[0, 17], [27, 51], [55, 59]]
+    """
+    pattern = _entities_pattern(tuple(entities))
+    known = [[m.start(1), m.end(1)] for m in pattern.finditer(text)] if pattern else []
+    found = [[m.start(), m.end()] for m in _HEURISTIC_ENTITIES.finditer(text)]
+    found = [span for span in found if not any(s < span[1] and span[0] < e for s, e in known)]
+    return sorted(known + found)
+
+
+def entity_spans_dataset(knowledge: KnowledgeData, text_field: str, column: str) -> Dataset:
+    """The documents with their entities' character spans in `column` (for `mask_unit: entity`): the spans the source
+    knows (`KnowledgeData.entity_spans`), else those of `entity_char_spans` with the source's entities."""
+    spans = knowledge.entity_spans or [entity_char_spans(text, knowledge.entities) for text in knowledge.documents]
+    return Dataset.from_dict({text_field: list(knowledge.documents), column: spans})
 
 
 def reverse_words(text: str, entities: Sequence[str] = ()) -> str:

@@ -12,6 +12,7 @@ from ..training.mask_token import MASK_TOKEN_HELP, MaskTokenConfigMixin
 from ..training.packing import check_packing_options
 from ..training.replay_config import ReplayConfigMixin
 from .masking import MASK_UNITS, RATIO_MODES, RATIO_SCOPES, validate_ratio_bounds
+from .unit_checks import check_mask_unit_options
 
 DOCUMENT_INSTRUCTION = "{masked}\nReturn the recovered masked passage."
 DOCUMENT_RESPONSE_PREFIX = "Here is the recovered text:\n"
@@ -65,8 +66,22 @@ class MaskedSFTConfig(RunConfigMixin, ReplayConfigMixin, MaskTokenConfigMixin, S
             `"all"`: every target token and the end of turn (knowledge injection, default for documents); `"masked"`:
             only target tokens whose twin was masked (default for prompt/completion data).
         mask_unit (`str`, *optional*, defaults to `"token"`):
-            Mask single tokens (`"token"`, the paper) or whole words (`"word"`: t of the words, each with all its
-            tokens; a word starts at a token that begins with whitespace).
+            Mask single tokens (`"token"`, the paper), whole words (`"word"`: t of the words, each with all its
+            tokens; a word starts at a token that begins with whitespace), contiguous spans (`"span"`: t of the
+            tokens in spans of geometric lengths, mean `mask_span_mean`) or whole entities (`"entity"`: the
+            character spans of `entity_spans_column` where the data has them, else runs of capitalised words, dates,
+            quoted titles and numbers; entities in random order until t of the tokens are hidden, other tokens
+            making up the count when they run out). See docs/masks.md.
+        mask_span_mean (`float`, *optional*, defaults to `3.0`):
+            Mean length in tokens of the spans of `mask_unit: span`, at least 1.
+        entity_spans_column (`str`, *optional*, defaults to `"entity_spans"`):
+            Column of `[start, end)` character spans of each document's entities, for `mask_unit: entity`; rows
+            without it (or datasets without the column) use the heuristic.
+        mask_views (`int`, *optional*, defaults to `1`):
+            Copies (views) of each document per step, each masked differently; the loss weights each view 1/k
+            (`loss_on: all`). A batch then holds k times `per_device_train_batch_size` chats.
+        mask_views_complementary (`bool`, *optional*, defaults to `False`):
+            Odd views hide exactly what the view before them shows (views in complementary pairs).
         chunk_length (`int`, *optional*):
             Split every document into consecutive non-overlapping chunks of at most this many tokens, each its own
             reconstruction example (the paper's continued pretraining: 512), so that no token is cut; it must fit
@@ -117,7 +132,29 @@ class MaskedSFTConfig(RunConfigMixin, ReplayConfigMixin, MaskTokenConfigMixin, S
     )
 
     mask_unit: str = field(
-        default="token", metadata={"help": "Mask single tokens or whole words.", "choices": list(MASK_UNITS)}
+        default="token",
+        metadata={
+            "help": "Mask single tokens (the paper), whole words, geometric spans or whole entities (docs/masks.md).",
+            "choices": list(MASK_UNITS),
+        },
+    )
+    mask_span_mean: float = field(
+        default=3.0, metadata={"help": "`mask_unit: span`: mean span length in tokens (geometric), at least 1."}
+    )
+    entity_spans_column: str = field(
+        default="entity_spans",
+        metadata={
+            "help": "`mask_unit: entity`: column of [start, end) character spans of each document's entities; "
+            "without it, runs of capitalised words, dates, quoted titles and numbers."
+        },
+    )
+    mask_views: int = field(
+        default=1,
+        metadata={"help": "Differently masked copies of each document per step (loss weighted 1/k per copy)."},
+    )
+    mask_views_complementary: bool = field(
+        default=False,
+        metadata={"help": "With `mask_views` >= 2: each odd view hides exactly what the view before it shows."},
     )
     chunk_length: int | None = field(
         default=None,
@@ -155,6 +192,7 @@ class MaskedSFTConfig(RunConfigMixin, ReplayConfigMixin, MaskTokenConfigMixin, S
             raise ValueError(f"`mask_ratio` must lie strictly between 0 and 1, got {self.mask_ratio}.")
         if self.mask_unit not in MASK_UNITS:
             raise ValueError(f"`mask_unit` must be one of {MASK_UNITS}, got {self.mask_unit!r}.")
+        check_mask_unit_options(self)
         validate_chunk_length(self.chunk_length)
         if self.loss_on not in (None, "all", "masked"):
             raise ValueError(f"`loss_on` must be 'all' or 'masked', got {self.loss_on!r}.")

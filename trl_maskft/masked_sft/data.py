@@ -17,6 +17,8 @@ from ..training.chunking import chunk_ids, content_key, row_key
 from ..training.data_report import DataReport, prepared_report
 from .chats import ChatFrame, ReconstructionTemplate, fit_target, reconstruction_example, render_segments
 from .config import COMPLETION_INSTRUCTION, DOCUMENT_INSTRUCTION, DOCUMENT_RESPONSE_PREFIX
+from .entity_spans import check_offsets, document_char_spans, token_spans
+from .unit_checks import check_unit_data
 
 STAT_COLUMNS = ("chunk", "lost_tokens")
 
@@ -71,9 +73,12 @@ def check_chunk_fits(frame: ChatFrame, chunk_length: int | None, max_length: int
     )
 
 
-def _add_example(out: dict, target: list[int], frame: ChatFrame, max_length, key: int, chunk: int, stream_row=None):
-    """Append the example of `target`, its masks keyed on `key`, to the batch `out`; a stream's row (`stream_row`,
-    its text for the message) that would be cut is refused."""
+def _add_example(
+    out: dict, target: list[int], frame: ChatFrame, max_length, key: int, chunk: int, stream_row=None, entities=None
+):
+    """Append the example of `target`, its masks keyed on `key` (and its `entities`' token spans, for `mask_unit:
+    entity`), to the batch `out`; a stream's row (`stream_row`, its text for the message) that would be cut is
+    refused."""
     kept, lost = fit_target(target, frame, max_length)
     if lost and stream_row is not None:
         raise ValueError(
@@ -83,6 +88,8 @@ def _add_example(out: dict, target: list[int], frame: ChatFrame, max_length, key
         )
     example = reconstruction_example(kept, frame)
     example["idx"] = key
+    if entities is not None:
+        example["entity_spans"] = entities
     for name, value in example.items():
         out.setdefault(name, []).append(value)
     if stream_row is None:
@@ -90,10 +97,21 @@ def _add_example(out: dict, target: list[int], frame: ChatFrame, max_length, key
         out.setdefault("lost_tokens", []).append(lost)
 
 
-def document_examples(batch, indices=None, *, tokenizer, text_field, frame, chunk_length, max_length) -> dict:
+def _entities(batch, indices, i, texts, entity_column, encoded):
+    """`(character spans, offsets)` of document `i` of a batch for `mask_unit: entity`; `(None, None)` otherwise."""
+    if entity_column is None:
+        return None, None
+    values = batch[entity_column] if entity_column in batch else [None] * len(texts)
+    where = "A streamed row" if indices is None else f"Row {indices[i]}"
+    return document_char_spans(texts[i], values[i], entity_column, where), encoded["offset_mapping"][i]
+
+
+def document_examples(
+    batch, indices=None, *, tokenizer, text_field, frame, chunk_length, max_length, entity_column=None
+) -> dict:
     """Reconstruction examples of a batch of documents (`Dataset.map(batched=True)`): every chunk of every document,
     keyed on its row and chunk (`row_key`), or for a stream (no `indices`) on a hash of its document's tokens and its
-    chunk number (`content_key`)."""
+    chunk number (`content_key`); with `entity_column` (`mask_unit: entity`), each chunk's entity token spans."""
     texts = batch[text_field]
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
@@ -102,15 +120,20 @@ def document_examples(batch, indices=None, *, tokenizer, text_field, frame, chun
                 f"{where} of the dataset has no document in `{text_field}` (got {text!r}); remove empty documents."
             )
     out: dict[str, list] = {}
-    for i, ids in enumerate(tokenizer(texts, add_special_tokens=False)["input_ids"]):
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=entity_column is not None)
+    for i, ids in enumerate(encoded["input_ids"]):
         document = content_key(ids) if indices is None else None
+        char_spans, offsets = _entities(batch, indices, i, texts, entity_column, encoded)
+        start = 0
         for chunk, target in enumerate(chunk_ids(ids, chunk_length)):
+            entities = None if char_spans is None else token_spans(char_spans, offsets, start, start + len(target))
+            start += len(target)
             if indices is None:
                 key = content_key([document, chunk])
-                _add_example(out, target, frame, max_length, key, chunk, stream_row=texts[i])
+                _add_example(out, target, frame, max_length, key, chunk, stream_row=texts[i], entities=entities)
             else:
                 key = row_key(indices[i], chunk, chunk_length is not None)
-                _add_example(out, target, frame, max_length, key, chunk)
+                _add_example(out, target, frame, max_length, key, chunk, entities=entities)
     return out
 
 
@@ -157,9 +180,15 @@ def tokenize_for_masking(
     kind = kind or data_kind(dataset, args.dataset_text_field)
     template = reconstruction_template(args, kind)
     streamed = isinstance(dataset, IterableDataset)
+    entities = args.mask_unit == "entity"
     if kind == "completion":
         if args.chunk_length is not None:
             raise ValueError("`chunk_length` splits documents; prompt/completion rows are not chunked. Unset it.")
+        if entities:
+            raise ValueError(
+                "`mask_unit: entity` hides the entities of documents (a `text` column); prompt/completion rows have "
+                "none. Use `mask_unit: span` or `word` for completions."
+            )
         function, batched = completion_example, False
         fn_kwargs = {"tokenizer": tokenizer, "template": template, "max_length": args.max_length}
     else:
@@ -168,6 +197,9 @@ def tokenize_for_masking(
         function, batched = document_examples, True
         fn_kwargs = {"tokenizer": tokenizer, "text_field": args.dataset_text_field, "frame": frame}
         fn_kwargs.update(chunk_length=args.chunk_length, max_length=args.max_length)
+        if entities:
+            check_offsets(tokenizer)
+            fn_kwargs["entity_column"] = args.entity_spans_column
     settings = {"chunk_length": args.chunk_length, "max_length": args.max_length}
     settings["unit"] = "completion tokens" if kind == "completion" else "document tokens"
     if streamed:
@@ -184,4 +216,6 @@ def tokenize_for_masking(
         desc="Tokenizing",
     )
     report = prepared_report(split, len(dataset), mapped, "span_length", **settings)
+    counts = [len(spans) for spans in mapped["entity_spans"]] if entities else None
+    check_unit_data(mapped["span_length"], counts, args, split)
     return mapped.remove_columns(list(STAT_COLUMNS)), report

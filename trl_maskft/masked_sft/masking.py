@@ -16,7 +16,7 @@ from ..common import TRAIN_STREAM
 
 RATIO_MODES = ("uniform", "fixed", "linear")
 RATIO_SCOPES = ("batch", "example")
-MASK_UNITS = ("token", "word")
+MASK_UNITS = ("token", "word", "span", "entity")
 MASK_DRAW, RATIO_DRAW = 0, 1
 
 
@@ -32,11 +32,11 @@ def validate_ratio_bounds(low: float, high: float, name: str = "mask_ratio") -> 
 
 
 def example_rng(
-    seed: int, epoch: int, index: int, draw: int = MASK_DRAW, stream: int = TRAIN_STREAM
+    seed: int, epoch: int, index: int, draw: int = MASK_DRAW, stream: int = TRAIN_STREAM, view: int = 0
 ) -> np.random.Generator:
     """An owned generator for the mask of one example (or, with ``RATIO_DRAW``, the ratio of one batch) at one epoch
-    of ``stream``."""
-    return np.random.default_rng([seed, stream, epoch, index, draw])
+    of ``stream``; view ``view > 0`` of the example (`mask_views`) has its own key, view 0 that of a single view."""
+    return np.random.default_rng([seed, stream, epoch, index, draw] + ([view] if view else []))
 
 
 def sample_ratio(

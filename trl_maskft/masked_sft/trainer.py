@@ -23,6 +23,7 @@ from .chats import check_chat_template
 from .collator import DataCollatorForMaskedSFT
 from .config import MaskedSFTConfig
 from .data import data_kind, tokenize_for_masking
+from .unit_checks import log_views
 
 # How byte-level BPE ("Ġ") and SentencePiece ("▁") spell a leading space in their vocabularies; SentencePiece
 # decoders strip that space from a lone token, so the raw spelling is checked too
@@ -121,8 +122,9 @@ class MaskedSFTTrainer(
             train_dataset, eval_dataset, processing_class, args, kind, eval_packing
         )
         collator = self._masking_collator(processing_class, args, kind)
-        self.eval_data_collator = dataclasses.replace(  # own stream: the same at every evaluation, unlike training
-            collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing
+        # Evaluation masks come from their own stream: the same at every evaluation, unlike any training mask
+        self.eval_data_collator = dataclasses.replace(
+            collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing, views=1
         )
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
         callbacks = [*(kwargs.pop("callbacks", None) or []), _MaskEpochCallback(collator)]
@@ -171,6 +173,7 @@ class MaskedSFTTrainer(
 
     def _masking_collator(self, processing_class, args: MaskedSFTConfig, kind: str) -> DataCollatorForMaskedSFT:
         """The training collator: masks drawn afresh at every step, as `args` asks."""
+        log_views(args)
         return DataCollatorForMaskedSFT(
             pad_token_id=processing_class.pad_token_id,
             mask_token_id=self.mask_token_id,
@@ -184,6 +187,10 @@ class MaskedSFTTrainer(
             pad_to_multiple_of=args.pad_to_multiple_of,
             word_start_ids=word_start_token_ids(processing_class) if args.mask_unit == "word" else None,
             padding_free=args.padding_free or args.packing,
+            unit=args.mask_unit,
+            span_mean=args.mask_span_mean,
+            views=args.mask_views,
+            complementary=args.mask_views_complementary,
         )
 
     def evaluation_collator(self):
@@ -192,4 +199,4 @@ class MaskedSFTTrainer(
 
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:
-            self._signature_columns = ["input_ids", "labels", "seq_lengths", *CHAT_FIELDS]
+            self._signature_columns = ["input_ids", "labels", "seq_lengths", "entity_spans", *CHAT_FIELDS]

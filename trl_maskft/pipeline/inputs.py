@@ -10,6 +10,7 @@ from trl import ModelConfig
 from ..data import KnowledgeData
 from ..data.corpus import Corpus, CorpusArguments, load_corpus
 from ..data.sources import is_generated, load_knowledge_source
+from ..data.transforms import entity_spans_dataset
 from ..runtime.default_model import resolve_model_path
 from ..runtime.run_folder import check_outside_corpus
 from .arguments import KnowledgeScriptArguments
@@ -73,6 +74,9 @@ def load_training_data(
     text_field = training_args.dataset_text_field
     if is_generated(name):
         knowledge = load_knowledge(script_args, corpus_args=corpus_args)
+        if getattr(training_args, "mask_unit", None) == "entity":  # masked SFT hides the entities the source knows
+            train = entity_spans_dataset(knowledge, text_field, training_args.entity_spans_column)
+            return Corpus(train=train, qa=knowledge.qa)
         return Corpus(train=knowledge.documents_dataset(text_field), qa=knowledge.qa)
     remote = getattr(training_args, "trust_remote_code", False)
     corpus = load_corpus(
