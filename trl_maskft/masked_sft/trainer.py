@@ -122,8 +122,7 @@ class MaskedSFTTrainer(
             train_dataset, eval_dataset, processing_class, args, kind, eval_packing
         )
         collator = self._masking_collator(processing_class, args, kind)
-        # Evaluation masks come from their own stream: the same at every evaluation, unlike any training mask
-        self.eval_data_collator = dataclasses.replace(
+        self.eval_data_collator = dataclasses.replace(  # own stream, one view: the same at every evaluation
             collator, stream=EVAL_STREAM, padding_free=collator.padding_free or eval_packing, views=1
         )
         args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
