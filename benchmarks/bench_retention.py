@@ -28,14 +28,14 @@ from trl_maskft.evaluation.reporting import final_and_best, markdown_table, metr
 from trl_maskft.runtime.precision import machine_header
 
 BASELINE = "masked"  # the default recipe: the wall time every setting is compared with
-SELF_REPLAY = ["--replay_data", "self", "--replay_ratio", "0.5"]
+SELF_REPLAY = ["--replay_data", "self", "--replay_ratio", "0.5", "--replay_max_new_tokens", "64"]
 SETTINGS: dict[str, tuple[str, str, list[str]]] = {  # name: (arm, recipe file, overrides)
     "sft": ("sft", "config_people.yaml", []),
     BASELINE: ("masked_sft", "config_people.yaml", []),
     "masked+self-replay": ("masked_sft", "config_people.yaml", SELF_REPLAY),
-    "masked+self-replay+kl": ("masked_sft", "config_people.yaml", [*SELF_REPLAY, "--kl_to_base", "1.0"]),
+    "masked+self-replay+kl": ("masked_sft", "config_people.yaml", [*SELF_REPLAY, "--kl_to_base", "0.2"]),
     "masked+lora": ("masked_sft", "config_people_lora.yaml", []),
-    "masked+lora+self-replay+kl": ("masked_sft", "config_people_lora.yaml", [*SELF_REPLAY, "--kl_to_base", "1.0"]),
+    "masked+lora+self-replay": ("masked_sft", "config_people_lora.yaml", SELF_REPLAY),
 }
 GOAL = {"backward": 0.8, "forward": 0.95, "known_facts": 0.95, "nll_rise": 0.10, "wall_ratio": 1.5}
 
