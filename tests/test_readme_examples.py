@@ -18,7 +18,7 @@ from trl_maskft import models
 pytestmark = pytest.mark.slow
 
 TINY_PYTHON = {"num_train_epochs=40": "num_train_epochs=1", "num_people=10": "num_people=2"}
-TINY_RECIPE = ["--num_train_epochs", "1", "--num_people", "2", "--qa_max_new_tokens", "8"]
+TINY_RECIPE = ["--num_train_epochs", "1", "--num_people", "2", "--qa_max_new_tokens", "8", "--retain_eval", "false"]
 
 
 def blocks(language: str) -> list[str]:
