@@ -88,6 +88,31 @@ def test_an_untouched_model_keeps_everything(tmp_path, tiny_tokenizer):
     assert [r["kind"] for r in records] == ["fact"] * len(QUESTIONS) + ["instruction"] * len(INSTRUCTIONS)
 
 
+def test_after_epoch_0_only_the_facts_the_base_knew_are_asked(tmp_path, tiny_tokenizer):
+    model = talkative_model(tiny_tokenizer)
+    facts = own_facts(model, tiny_tokenizer)
+    facts[1] = QAItem(facts[1].question, ("answer-the-base-never-gives",), "forward")
+    callback = retention(make_trainer("masked_sft", tmp_path, model, tiny_tokenizer), facts)
+    callback.evaluate(0)
+    callback.evaluate(1)
+    assert callback.base_right == [True, False, True, True]
+    read = [[json.loads(line) for line in open(tmp_path / "retain_generations" / f"epoch_{e}.jsonl")] for e in (0, 1)]
+    asked = [[r["question"] for r in records if r["kind"] == "fact"] for records in read]
+    assert asked[0] == QUESTIONS and asked[1] == [QUESTIONS[0], QUESTIONS[2], QUESTIONS[3]]
+    assert callback.history[-1]["retain_known_facts"] == 1.0 and callback.history[-1]["retain_known_facts_base"] == 3
+
+
+def test_its_own_schedule_or_the_qa_schedule(tmp_path, tiny_tokenizer):
+    trainer = make_trainer("masked_sft", tmp_path, tokenizer=tiny_tokenizer)
+    qa_schedule = {"eval_every": 5, "eval_epochs": None}
+    on_qa = retention_evaluation(CONFIG, GreedyAnswerer(), qa_schedule)(trainer)
+    own = retention_evaluation(RetentionConfig(retain_eval_every=20), GreedyAnswerer(), qa_schedule)(trainer)
+    assert on_qa.eval_every == 5 and own.eval_every == 20
+    assert [own._due(epoch) for epoch in (0, 5, 20, 40)] == [True, False, True, True]
+    with pytest.raises(ValueError, match="`retain_eval_every`"):
+        RetentionConfig(retain_eval_every=0)
+
+
 def test_a_model_trained_away_forgets(tmp_path, tiny_tokenizer):
     model = talkative_model(tiny_tokenizer)
     trainer = make_trainer(

@@ -17,7 +17,8 @@ Retention = Callable[[Trainer], RetentionCallback]
 def retention_evaluation(
     config: RetentionConfig | None, answerer: Answerer, schedule: dict, system_prompt: str | None = None
 ) -> Retention | None:
-    """The retention callback of a run answering as `answerer` on the QA `schedule`; None when `retain_eval` is off
+    """The retention callback of a run answering as `answerer` on the QA `schedule` (or every `retain_eval_every`
+    epochs); None when `retain_eval` is off
     (or there is no `config`). The known facts, the instructions and the `retain_data` sample are read now, so that
     a bad file or column is refused before the model is loaded."""
     if config is None or not config.retain_eval:
@@ -28,6 +29,8 @@ def retention_evaluation(
             "model: remove `retain_data` (the known facts are still measured)."
         )
     facts, instructions, texts = config.known_facts(), config.instructions(), config.texts()
+    if config.retain_eval_every is not None:
+        schedule = {"eval_every": config.retain_eval_every, "eval_epochs": None}
 
     def retention(trainer: Trainer) -> RetentionCallback:
         callback = RetentionCallback(

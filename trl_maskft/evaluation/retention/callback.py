@@ -132,15 +132,20 @@ class RetentionCallback(ScheduledEvalCallback):
         first = not self.history  # epoch 0: the base model
         if not first and self.base_right is None:
             self._restore_base()
-        prompts = self._prompts([fact.question for fact in self.facts])
+        # After epoch 0 only the facts the base model answered right are asked: the others never count
+        asked = [i for i in range(len(self.facts)) if first or self.base_right[i]]
+        prompts = self._prompts([self.facts[i].question for i in asked])
         predictions = self._run(prompts, lambda model, local: self.answerer(model, tokenizer, local, synced))
-        right = [bool(contains_answer(p, f.answers, "lenient")) for p, f in zip(predictions, self.facts, strict=True)]
+        right = [False] * len(self.facts)
+        for i, prediction in zip(asked, predictions, strict=True):
+            right[i] = bool(contains_answer(prediction, self.facts[i].answers, "lenient"))
         if first:
             self.base_right = right
         records = [
-            {"kind": "fact", "question": fact.question, "answers": list(fact.answers), "group": fact.group,
-             "prediction": prediction, "right": ok, "base_right": base}
-            for fact, prediction, ok, base in zip(self.facts, predictions, right, self.base_right, strict=True)
+            {"kind": "fact", "question": self.facts[i].question, "answers": list(self.facts[i].answers),
+             "group": self.facts[i].group, "prediction": prediction, "right": right[i],
+             "base_right": self.base_right[i]}
+            for i, prediction in zip(asked, predictions, strict=True)
         ]  # fmt: skip
         metrics = kept_facts(self.base_right, right)
         if self.instructions:

@@ -40,12 +40,20 @@ class RetentionConfig:
             "(`retain_self_nll`); default: the 60 built-in ones."
         },
     )
-    retain_max_new_tokens: int = field(default=24, metadata={"help": "Tokens generated per known-fact answer."})
+    retain_eval_every: int | None = field(
+        default=None,
+        metadata={
+            "help": "Measure retention every N epochs (and before training and at the end); default: on the QA "
+            "schedule (`qa_eval_every` / `qa_eval_epochs`). Each measurement generates the known facts' answers: a "
+            "sparser schedule costs less."
+        },
+    )
+    retain_max_new_tokens: int = field(default=16, metadata={"help": "Tokens generated per known-fact answer."})
     retain_self_max_new_tokens: int = field(
-        default=64, metadata={"help": "Tokens of the base model's answers to the instructions (greedy)."}
+        default=48, metadata={"help": "Tokens of the base model's answers to the instructions (greedy)."}
     )
     retain_batch_size: int = field(
-        default=16,
+        default=64,
         metadata={"help": "Known facts or instructions per generate call, and answers or texts per forward pass."},
     )
     retain_data: str | None = field(
@@ -65,7 +73,7 @@ class RetentionConfig:
 
     def __post_init__(self):
         names = ("retain_max_new_tokens", "retain_self_max_new_tokens", "retain_batch_size", "retain_num_texts")
-        require_positive(self, (*names, "retain_max_length"))
+        require_positive(self, (*names, "retain_max_length", "retain_eval_every"))
 
     def known_facts(self) -> list[QAItem]:
         """The built-in known facts and those of `retain_facts_file`."""
