@@ -29,10 +29,13 @@ def test_readme_first_command_runs_with_accelerate_launch(tmp_path):
     assert result.stderr.count("Precision: ") == 1 and "Precision: fp32 (no autocast): CPU run, `bf16: false`" in (
         result.stderr
     )
-    summary = (tmp_path / "qa_summary.md").read_text().splitlines()
-    table = [line for line in summary if line.startswith("|")]
+    qa, retention = (tmp_path / "qa_summary.md").read_text().split("\nRetention (")
+    table = [line for line in qa.splitlines() if line.startswith("|")]
     assert table[2].startswith("| 0 |") and len(table) == 4  # before training, and after
-    assert summary[-1].startswith("Best evaluated epoch by the mean of forward and backward ROUGE-1")
+    assert qa.strip().splitlines()[-1].startswith("Best evaluated epoch by the mean of forward and backward ROUGE-1")
+    rows = [line for line in retention.splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
+    assert rows[0].startswith("| 0 | ") and "(1.000) | " in rows[0] and "(+0.0%)" in rows[0] and len(rows) == 2
+    assert "Retention" in result.stdout and "known facts kept" in result.stdout
     assert (tmp_path / "model.safetensors").exists()
     assert (tmp_path / "qa_generations" / "epoch_0.jsonl").exists()
 

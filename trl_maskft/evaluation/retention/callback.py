@@ -135,7 +135,8 @@ class RetentionCallback(ScheduledEvalCallback):
         # After epoch 0 only the facts the base model answered right are asked: the others never count
         asked = [i for i in range(len(self.facts)) if first or self.base_right[i]]
         prompts = self._prompts([self.facts[i].question for i in asked])
-        predictions = self._run(prompts, lambda model, local: self.answerer(model, tokenizer, local, synced))
+        answer = self.answerer  # no facts to ask (the base knew none) is nothing to split across processes
+        predictions = self._run(prompts, lambda model, local: answer(model, tokenizer, local, synced)) if asked else []
         right = [False] * len(self.facts)
         for i, prediction in zip(asked, predictions, strict=True):
             right[i] = bool(contains_answer(prediction, self.facts[i].answers, "lenient"))
