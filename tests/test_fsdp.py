@@ -4,98 +4,24 @@ that `from_pretrained` loads; and the launch settings that cannot run are refuse
 
 import json
 import os
-import sys
 
-import processes
 import pytest
 import torch
 from accelerate.utils import FullyShardedDataParallelPlugin
+from fsdp_launch import LOSS_RTOL, QA_BATCH, SCRIPTS, UPDATE_RTOL, launch, script_run, write_recipes
 from records import records_differences
-from tiny import MASK_SPECIAL, make_tiny_tokenizer, write_tiny_recipe
-from trainer_kinds import KINDS, QA_TOKENS, talkative_model
+from tiny import MASK_SPECIAL
+from trainer_kinds import QA_TOKENS
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trl_maskft import DiffusionAnswerer, GreedyAnswerer
 from trl_maskft.evaluation.generation import chat_prompts, greedy_config
 from trl_maskft.runtime.sharding import launch_problems
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-SCRIPTS = ["masked_sft", "sft", "diffusion_sft"]
-SEED, QA_BATCH = 3, 2
-# FSDP2 and DDP average the same per-rank gradients, but the gradient norm for clipping is summed over shards in
-# another order than over whole tensors, so the updates, and the losses after them, differ in the last bits of float32
-# (measured: at most ~1e-7 relative after 3 updates)
-LOSS_RTOL = 1e-5
-# Adam divides each gradient by its own running scale, so where an entry's gradient is near zero those last bits can
-# move the entry by a visible fraction of its update: each tensor's distance between the FSDP2 and the DDP model is
-# held to a small fraction of how far training moved it (measured: at most ~4e-5 after 4 updates)
-UPDATE_RTOL = 1e-3
-
-
-def launch(config: str, out_dir, runs: list[dict]) -> dict:
-    """`runs` (see distributed_scripts.py) in one `accelerate launch --config_file accelerate_configs/<config>.yaml`;
-    the results by run name."""
-    spec = out_dir / "runs.json"
-    spec.write_text(json.dumps({"out_dir": str(out_dir), "runs": runs}))
-    config = os.path.join(ROOT, "accelerate_configs", f"{config}.yaml")
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", config, "--main_process_port", "0"]
-    env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    result = processes.run(
-        [*launch, os.path.join(HERE, "distributed_scripts.py"), str(spec)],
-        env=env,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
-    with open(out_dir / "results.json") as f:
-        results = json.load(f)
-    assert results["world_size"] == 2
-    return results["results"]
-
 
 @pytest.fixture(scope="module")
 def recipes(tmp_path_factory):
-    """A tiny talkative model and a recipe for each script: 4 people, 4 QA items asked after every epoch, 2 epochs
-    of 2 steps (batch 1 per process), a checkpoint every 2 steps."""
-    tmp = tmp_path_factory.mktemp("recipes")
-    tokenizer = make_tiny_tokenizer()
-    model = talkative_model(tokenizer)
-    model.save_pretrained(tmp / "model")
-    tokenizer.save_pretrained(tmp / "model")
-    for kind in SCRIPTS:
-        spec = KINDS.get(kind)  # None for the plain SFT baseline
-        write_tiny_recipe(
-            tmp,
-            f"config_{kind}.yaml",
-            dataset_name="people",
-            num_people=4,
-            qa_max_items=4,
-            qa_max_new_tokens=QA_TOKENS,
-            qa_batch_size=QA_BATCH,
-            num_train_epochs=2,
-            per_device_train_batch_size=1,
-            learning_rate=1e-3,
-            logging_steps=1,
-            seed=SEED,
-            save_strategy="steps",
-            save_steps=2,
-            retain_eval=True,  # retention under FSDP2, DDP and a resume from another folder's checkpoint
-            retain_max_new_tokens=QA_TOKENS,
-            retain_self_max_new_tokens=QA_TOKENS,
-            retain_batch_size=16,
-            **(spec.config if spec else {}),
-            **(spec.script_config if spec else {}),
-        )
-    return tmp
-
-
-def script_run(recipes, kind: str, name: str, *args: str, **env) -> dict:
-    return {
-        "name": f"{kind}/{name}",
-        "kind": kind,
-        "args": ["--config", str(recipes / f"config_{kind}.yaml"), *args],
-        "env": env,
-    }
+    return write_recipes(tmp_path_factory.mktemp("recipes"))
 
 
 @pytest.fixture(scope="module")
@@ -285,31 +211,3 @@ def test_deepspeed_zero_on_cpu_processes_trains_like_ddp(zero, fsdp, name):
     else:  # ZeRO-2 partitions the optimizer states and gradients only
         assert [view["shape"] for view in run["weight"]] == [[32, 32]] * 2
     assert_resumed_like(runs["masked_sft/zero3_resume"], runs["masked_sft/zero3"])
-
-
-@pytest.mark.distributed
-def test_processes_that_accelerate_does_not_join_are_refused(recipes, tmp_path):
-    """Without GPUs, `use_cpu: false` leaves each process of an FSDP2 launch on its own: refused on both processes
-    before anything is written (a launch of its own, as a user would start it)."""
-    on = {"ACCELERATE_USE_FSDP": "true"}
-    launch(
-        "cpu_fsdp2",
-        tmp_path,
-        [{**script_run(recipes, SCRIPTS[0], "not_joined", "--use_cpu", "false", **on), "refused": True}],
-    )
-    refusal = [(tmp_path / f"{SCRIPTS[0]}_not_joined.refused.{rank}").read_text() for rank in (0, 1)]
-    assert refusal == [refusal[0]] * 2  # on both processes, before training
-    assert "2 processes were launched but accelerate sees 1" in refusal[0] and "set `use_cpu: true`" in refusal[0]
-    assert not (tmp_path / SCRIPTS[0] / "not_joined").exists()
-
-
-@pytest.mark.distributed
-def test_kl_to_base_without_peft_is_refused_before_the_model_loads(recipes, tmp_path):
-    """Issue 20: `kl_to_base` without PEFT needs a frozen copy of the model, which FSDP2 would not shard: refused on
-    both processes from the launcher's environment, before the model is loaded."""
-    keys = ["--replay_data", "self", "--replay_ratio", "0.5", "--kl_to_base", "0.5"]
-    run = script_run(recipes, SCRIPTS[0], "kl_copy", *keys, ACCELERATE_USE_FSDP="true")
-    launch("cpu_fsdp2", tmp_path, [{**run, "refused": True}])
-    refusal = [(tmp_path / f"{SCRIPTS[0]}_kl_copy.refused.{rank}").read_text() for rank in (0, 1)]
-    assert refusal == [refusal[0]] * 2
-    assert "not shard under DeepSpeed or FSDP" in refusal[0] and "`use_peft: true`" in refusal[0]
