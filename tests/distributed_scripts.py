@@ -1,4 +1,5 @@
-"""Run by test_fsdp.py and test_fsdp_refusals.py under `accelerate launch` with a 2-process CPU config: `distributed_scripts.py RUNS_JSON`.
+"""Run by test_fsdp.py and test_fsdp_refusals.py under `accelerate launch` with a 2-process CPU config:
+`distributed_scripts.py RUNS_JSON`.
 
 `RUNS_JSON` holds `{"out_dir": ..., "runs": [{"name", "kind", "args", "env"}, ...]}`. Each run calls the `main` of
 `trl_maskft.scripts.<kind>` with `args` and `--output_dir <out_dir>/<name>`, after setting the variables of `env` in
