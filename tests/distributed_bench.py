@@ -4,12 +4,11 @@ Scores a tiny model on 3 GSM8K questions and 3 GPQA questions (shares of 2 and 1
 and writes `OUT_DIR/results.json` from rank 0: every rank's metrics and number of generated rows, and the records.
 """
 
-import json
 import sys
 
 from accelerate.utils import gather_object
 from datasets import Dataset
-from launched import run_and_exit
+from launched import run_and_exit, save_and_end
 from tiny import CPU_RECIPE_KEYS, make_tiny_tokenizer
 from trainer_kinds import talkative_model
 
@@ -39,10 +38,7 @@ def main(out_dir: str, gsm8k_dir: str) -> None:
     )  # fmt: skip
     records, metrics = BenchmarkCallback(trainer, config).measure()
     every = gather_object([{"metrics": metrics, "rows": rows}])
-    if trainer.is_world_process_zero():
-        with open(f"{out_dir}/results.json", "w") as f:
-            json.dump({"ranks": every, "records": records}, f)
-    trainer.end()  # destroy the process group: exiting with gloo's threads alive can abort
+    save_and_end(trainer, f"{out_dir}/results.json", {"ranks": every, "records": records})
 
 
 if __name__ == "__main__":

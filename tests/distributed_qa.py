@@ -1,12 +1,11 @@
 """Run under `torchrun --nproc_per_node 2`: QA answers and masks across two CPU processes (see test_qa_callback)."""
 
-import json
 import sys
 
 import torch.distributed as dist
 from accelerate.utils import gather_object
 from datasets import Dataset
-from launched import run_and_exit
+from launched import run_and_exit, save_and_end
 from tiny import make_tiny_tokenizer
 from trainer_kinds import ITEMS, talkative_model
 
@@ -26,10 +25,8 @@ def main(out_dir):
     answers = QAEvalCallback(trainer, ITEMS, GreedyAnswerer(greedy_config(12), 2)).answer(ITEMS)
     batch = next(iter(trainer.get_train_dataloader()))
     masks = gather_object([batch["input_ids"].tolist()])
-    if trainer.is_world_process_zero():
-        with open(f"{out_dir}/answers.json", "w") as f:
-            json.dump({"world_size": dist.get_world_size(), "answers": answers, "rank_masks": masks}, f)
-    trainer.end()  # destroy the process group: exiting with gloo's threads alive can abort ("terminate called...")
+    results = {"world_size": dist.get_world_size(), "answers": answers, "rank_masks": masks}
+    save_and_end(trainer, f"{out_dir}/answers.json", results)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 """Run under 2 CPU processes: retention's metrics and records across processes (see test_retention)."""
 
-import json
 import sys
 
 import torch.distributed as dist
-from launched import run_and_exit
+from launched import run_and_exit, save_and_end
 from tiny import make_tiny_tokenizer
 from trainer_kinds import make_trainer, talkative_model
 
@@ -30,10 +29,8 @@ def measure(out_dir) -> tuple[list[dict], dict]:
 
 def main(out_dir):
     trainer, records, metrics = measure(out_dir)
-    if trainer.is_world_process_zero():
-        with open(f"{out_dir}/retention.json", "w") as f:
-            json.dump({"world_size": dist.get_world_size(), "records": records, "metrics": metrics}, f)
-    trainer.end()  # destroy the process group: exiting with gloo's threads alive can abort ("terminate called...")
+    results = {"world_size": dist.get_world_size(), "records": records, "metrics": metrics}
+    save_and_end(trainer, f"{out_dir}/retention.json", results)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ ends the process group, flushes the output and exits without finalizing the inte
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
@@ -27,6 +28,15 @@ def exit_status(error: BaseException | None) -> int:
         return 1
     traceback.print_exception(error)
     return 1
+
+
+def save_and_end(trainer, path: str, results: dict) -> None:
+    """The main process writes `results` to the JSON file `path`; then the trainer ends (its process group destroyed:
+    exiting with gloo's threads alive can abort)."""
+    if trainer.is_world_process_zero():
+        with open(path, "w") as f:
+            json.dump(results, f)
+    trainer.end()
 
 
 def run_and_exit(main, *args) -> None:
