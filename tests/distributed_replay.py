@@ -5,13 +5,12 @@ Trains masked SFT with self-replay (the base model's answers to INSTRUCTIONS, ge
 the logged `replay_loss` and `kl_to_base`.
 """
 
-import json
 import os
 import sys
 
 import torch.distributed as dist
 from accelerate.utils import gather_object
-from launched import run_and_exit
+from launched import record_batches, run_and_exit, save_and_end
 from tiny import make_tiny_model, make_tiny_tokenizer
 from trainer_kinds import DOCS, make_trainer
 
@@ -23,21 +22,11 @@ def main(out_dir: str, instructions: str) -> None:
         replay_data="self", replay_ratio=0.5, kl_to_base=0.5, replay_instructions_file=instructions,
         replay_max_new_tokens=4, learning_rate=1e-2,
     )  # fmt: skip
-    replay_inputs = []
-    training_step = trainer.training_step
-
-    def recording_step(model, batch, *args, **kwargs):
-        replay_inputs.append(batch["replay_input_ids"].tolist())
-        return training_step(model, batch, *args, **kwargs)
-
-    trainer.training_step = recording_step
+    replay_inputs = record_batches(trainer, "replay_input_ids")
     trainer.train()
     logs = [{k: h[k] for k in ("replay_loss", "kl_to_base")} for h in trainer.state.log_history if "kl_to_base" in h]
-    replay = gather_object([replay_inputs])
-    if dist.get_rank() == 0:
-        with open(os.path.join(out_dir, "results.json"), "w") as f:
-            json.dump({"world_size": dist.get_world_size(), "replay": replay, "logs": logs}, f)
-    dist.destroy_process_group()
+    results = {"world_size": dist.get_world_size(), "replay": gather_object([replay_inputs]), "logs": logs}
+    save_and_end(trainer, os.path.join(out_dir, "results.json"), results)
 
 
 if __name__ == "__main__":

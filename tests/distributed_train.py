@@ -12,7 +12,7 @@ import sys
 
 import torch.distributed as dist
 from accelerate.utils import gather_object
-from launched import run_and_exit
+from launched import record_batches, run_and_exit
 from tiny import make_tiny_tokenizer
 from trainer_kinds import DOCS, ITEMS, KINDS, losses, make_trainer, talkative_model
 
@@ -22,14 +22,7 @@ from trl_maskft import QAEvalCallback
 def run(kind: str, output_dir: str) -> dict:
     tokenizer = make_tiny_tokenizer()
     trainer = make_trainer(kind, output_dir, talkative_model(tokenizer), tokenizer, docs=DOCS[:1] * 8)
-    inputs = []
-    training_step = trainer.training_step
-
-    def recording_step(model, batch, *args, **kwargs):
-        inputs.append(batch["input_ids"].tolist())
-        return training_step(model, batch, *args, **kwargs)
-
-    trainer.training_step = recording_step
+    inputs = record_batches(trainer, "input_ids")
     qa = QAEvalCallback(trainer, ITEMS, dataclasses.replace(KINDS[kind].answerer, batch_size=2))
     qa.add_to_trainer()
     trainer.train()

@@ -30,6 +30,18 @@ def exit_status(error: BaseException | None) -> int:
     return 1
 
 
+def record_batches(trainer, key: str) -> list:
+    """The `key` tensor of every training batch `trainer` steps on, as lists, in order (filled while it trains)."""
+    recorded, training_step = [], trainer.training_step
+
+    def recording_step(model, batch, *args, **kwargs):
+        recorded.append(batch[key].tolist())
+        return training_step(model, batch, *args, **kwargs)
+
+    trainer.training_step = recording_step
+    return recorded
+
+
 def save_and_end(trainer, path: str, results: dict) -> None:
     """The main process writes `results` to the JSON file `path`; then the trainer ends (its process group destroyed:
     exiting with gloo's threads alive can abort)."""
