@@ -7,7 +7,8 @@
 Every (dataset, setting, seed) is one masked SFT run of the dataset's recipe (`people`: the default recipe,
 `masked_sft/config_people.yaml`; `nd20`: `masked_sft/config_name_description_mini.yaml`, 20 statements in the paper's
 NameDescription format) with the setting's keys on the command line (`SETTINGS`), QA evaluated every
-`--qa_eval_every` epochs (default 2), launched and timed as `bench_cure_seeds.run_once` does (a run finished before
+`--qa_eval_every` epochs (default 2), retention not measured (`--retain_eval false`: it would only add the same
+time to every run), launched and timed as `bench_cure_seeds.run_once` does (a run finished before
 with the same command line is not rerun). Per run: the epoch from which backward ROUGE-1 stays >= `--target` at every
 later evaluation ("cured for good"), the wall time and tokens trained until then (pro rata of the run's: every epoch
 trains the same chats, the evaluations are evenly spaced), final forward/backward, all tokens trained (TRL's
@@ -75,7 +76,7 @@ def tokens_trained(log: str) -> int | None:
 
 def run_setting(dataset: str, setting: str, seed: int, args) -> dict:
     """One run (`bench_cure_seeds.run_once` under `<output_dir>/<dataset>/<setting>`) and what the table needs."""
-    extra = [*SETTINGS[setting], "--qa_eval_every", str(args.qa_eval_every), *args.extra]
+    extra = [*SETTINGS[setting], "--qa_eval_every", str(args.qa_eval_every), "--retain_eval", "false", *args.extra]
     run_args = types.SimpleNamespace(
         output_dir=os.path.join(args.output_dir, dataset, setting),
         recipes_dir=RECIPES,

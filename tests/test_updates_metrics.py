@@ -75,6 +75,19 @@ def test_edit_metrics_by_hand():
     assert "| forward | 0.67 | 0.17 | 0.50 | 0.50 / 1.00 / 0.50 | 0.75 |" in report
     assert "| backward | 0.50 | - | 0.00 | 1.00 / 0.00 | 0.00 |" in report
     assert "Average accuracy (last row): 0.73. Backward transfer" in report and "| 2 | 12.5 |" in report
+    assert "Retention" not in report  # no update measured it
+
+
+def test_report_gives_each_updates_retention():
+    rows = [
+        {"retain_known_facts": 0.5, "retain_known_facts_kept": 10, "retain_known_facts_base": 20},
+        {"retain_known_facts": 0.25, "retain_known_facts_kept": 2, "retain_known_facts_base": 8},
+    ]
+    rows[1] |= {"retain_self_nll": 1.5, "retain_self_nll_rise": 0.5}
+    report = updates_report({"forward": [[1.0, None], [0.5, 1.0]]}, [1.0, 2.0], {}, rows)
+    table = report.split("## Retention per update (against the model each update started from)")[1]
+    assert "| 1 | 10/20 (0.500) | - | - |" in table
+    assert "| 2 | 2/8 (0.250) | 1.500 (+50.0%) | - |" in table
 
 
 def test_no_edit_questions_no_edit_metrics():

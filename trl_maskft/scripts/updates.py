@@ -160,10 +160,11 @@ def write_reports(recipe: UpdatesRecipe, wall_times: list[float], final_rows: li
         "backward_transfer": {direction: backward_transfer(matrix) for direction, matrix in matrices.items()},
         "wall_time_s": wall_times,
         "edits": edits,
+        "retention": [{key: value for key, value in row.items() if key.startswith("retain_")} for row in final_rows],
     }
     with open(os.path.join(recipe.output_dir, "updates.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    report = updates_report(matrices, wall_times, edits)
+    report = updates_report(matrices, wall_times, edits, final_rows)
     with open(os.path.join(recipe.output_dir, "updates.md"), "w") as f:
         f.write(report)
     write_updates_csv(os.path.join(recipe.output_dir, "updates.csv"), matrices)

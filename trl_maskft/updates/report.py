@@ -8,6 +8,8 @@ import csv
 from collections.abc import Sequence
 
 from ..data.schema import DIRECTIONS
+from ..evaluation.reporting import markdown_table
+from ..evaluation.retention.report import RETENTION_HEADER, retention_cells
 from .metrics import Matrix, average_accuracy, backward_transfer
 
 
@@ -39,9 +41,26 @@ def edits_table(edits: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def updates_report(matrices: dict[str, Matrix], wall_times: Sequence[float], edits: dict[str, dict]) -> str:
+def retention_section(final_rows: Sequence[dict]) -> list[str]:
+    """What each update cost the model it started from (the final `retain_*` metrics of each update's run), or
+    nothing when no update measured retention."""
+    if not any("retain_known_facts" in row for row in final_rows):
+        return []
+    rows = ([str(i + 1), *retention_cells(row)] for i, row in enumerate(final_rows))
+    return [
+        "",
+        "## Retention per update (against the model each update started from)",
+        "",
+        markdown_table(["update", *RETENTION_HEADER], rows),
+    ]
+
+
+def updates_report(
+    matrices: dict[str, Matrix], wall_times: Sequence[float], edits: dict[str, dict], final_rows: Sequence[dict] = ()
+) -> str:
     """`updates.md`: per direction R (ROUGE-1), average accuracy and backward transfer; wall time per update; the
-    edit metrics of the final model when the sequence edits facts."""
+    edit metrics of the final model when the sequence edits facts; each update's retention (`final_rows`: the last
+    logged row of each update's run) when it was measured."""
     parts = ["# Sequential updates", ""]
     for direction, matrix in matrices.items():
         acc, bwt = average_accuracy(matrix), backward_transfer(matrix)
@@ -63,6 +82,7 @@ def updates_report(matrices: dict[str, Matrix], wall_times: Sequence[float], edi
             "",
             edits_table(edits),
         ]
+    parts += retention_section(final_rows)
     return "\n".join(parts) + "\n"
 
 
