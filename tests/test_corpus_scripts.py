@@ -34,6 +34,23 @@ def test_a_corpus_alone_trains_masked_sft_and_reports_the_evaluation_loss(tmp_pa
     assert not (tmp_path / "out" / "qa_summary.md").exists()
 
 
+def test_a_corpus_alone_measures_retention_under_its_evaluation_loss(tmp_path, corpus, capsys):
+    recipe = write_tiny_recipe(
+        tmp_path, dataset_name=corpus, mask_token=MASK_TOKEN, chunk_length=16, max_length=128,
+        dataset_test_size=2, eval_strategy="epoch", retain_eval=True, retain_max_new_tokens=2,
+        retain_self_max_new_tokens=2, **COMMON,
+    )  # fmt: skip
+    masked_sft.main(["--config", recipe])
+    summary = (tmp_path / "out" / "eval_summary.md").read_text()
+    losses, retention = summary.split("Retention (what the model still knows and does besides the injected facts):")
+    assert "| step | epoch | eval_loss |" in losses and "known facts kept" not in losses
+    rows = [line for line in retention.splitlines() if line.startswith("| ") and "epoch" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 1"]  # the base model, then after the epoch
+    assert all(row.count(" | ") == 3 for row in rows)  # known facts, self-answer NLL, text NLL (not measured)
+    assert "Retention" in (tmp_path / "out" / "README.md").read_text()
+    assert not (tmp_path / "out" / "qa_summary.md").exists()
+
+
 def test_qa_items_from_the_corpus_columns_are_asked(tmp_path, corpus):
     recipe = write_tiny_recipe(
         tmp_path, dataset_name=corpus, mask_token=MASK_TOKEN, chunk_length=16, max_length=128,

@@ -105,8 +105,10 @@ def test_after_epoch_0_only_the_facts_the_base_knew_are_asked(tmp_path, tiny_tok
 def test_its_own_schedule_or_the_qa_schedule(tmp_path, tiny_tokenizer):
     trainer = make_trainer("masked_sft", tmp_path, tokenizer=tiny_tokenizer)
     qa_schedule = {"eval_every": 5, "eval_epochs": None}
-    on_qa = retention_evaluation(CONFIG, GreedyAnswerer(), qa_schedule)(trainer)
-    own = retention_evaluation(RetentionConfig(retain_eval_every=20), GreedyAnswerer(), qa_schedule)(trainer)
+    on_qa = retention_evaluation(CONFIG, GreedyAnswerer(), qa_schedule)(trainer, "qa_summary.md")
+    own = retention_evaluation(RetentionConfig(retain_eval_every=20), GreedyAnswerer(), qa_schedule)(
+        trainer, "qa_summary.md"
+    )
     assert on_qa.eval_every == 5 and own.eval_every == 20
     assert [own._due(epoch) for epoch in (0, 5, 20, 40)] == [True, False, True, True]
     with pytest.raises(ValueError, match="`retain_eval_every`"):

@@ -10,8 +10,8 @@ from transformers import Trainer
 from ..evaluation.answering import Answerer
 from ..evaluation.retention import RetentionCallback, RetentionConfig
 
-# Adds the run's retention callback to its trainer and returns it
-Retention = Callable[[Trainer], RetentionCallback]
+# Adds the run's retention callback to its trainer, its table saved in the given summary file, and returns it
+Retention = Callable[[Trainer, str], RetentionCallback]
 
 
 def retention_evaluation(
@@ -32,10 +32,11 @@ def retention_evaluation(
     if config.retain_eval_every is not None:
         schedule = {"eval_every": config.retain_eval_every, "eval_epochs": None}
 
-    def retention(trainer: Trainer) -> RetentionCallback:
+    def retention(trainer: Trainer, beside: str) -> RetentionCallback:
         callback = RetentionCallback(
-            trainer, config, answerer, facts, instructions, texts, system_prompt=system_prompt, **schedule
-        )
+            trainer, config, answerer, facts, instructions, texts, system_prompt=system_prompt, beside=beside,
+            **schedule,
+        )  # fmt: skip
         callback.add_to_trainer()
         return callback
 

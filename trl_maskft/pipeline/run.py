@@ -37,8 +37,9 @@ from .arguments import KNOWLEDGE, KnowledgeScriptArguments, TaskArguments
 from .inputs import load_tokenizer
 from .retention import Retention, added_retention, retention_evaluation
 
-# Adds the run's QA callback (or a subclass) and what goes with it to its trainer; returns the QA callback
-Evaluation = Callable[[Trainer], QAEvalCallback]
+# Adds the run's main report (its QA callback, a subclass, or the evaluation losses of a corpus alone) and what goes
+# with it to its trainer; returns the main report
+Evaluation = Callable[[Trainer], QAEvalCallback | LossReport]
 
 
 def qa_evaluation(
@@ -54,11 +55,25 @@ def qa_evaluation(
         qa = build(trainer)
         qa.add_to_trainer()
         if retention is not None:
-            retention(trainer)
+            retention(trainer, qa.summary_file)
         selection = BestEpochCallback(qa, script_args.qa_best_metric, script_args.qa_keep_best)
         if selection.metric is not None:
             trainer.add_callback(selection)
         return qa
+
+    return evaluation
+
+
+def loss_evaluation(retention: Retention | None = None) -> Evaluation:
+    """The evaluation of a run without QA items: its evaluation losses (`LossReport`) and the `retention` callback
+    (its table saved under the losses)."""
+
+    def evaluation(trainer: Trainer) -> LossReport:
+        report = LossReport(trainer)
+        report.add_to_trainer()
+        if retention is not None:
+            retention(trainer, report.summary_file)
+        return report
 
     return evaluation
 
@@ -69,19 +84,19 @@ def knowledge_evaluation(
     answerer: Answerer | None = None,
     system_prompt: str | None = None,
     retention: RetentionConfig | None = None,
-) -> Evaluation | None:
+) -> Evaluation:
     """The QA callback of a knowledge run: `qa_max_items` of the QA `items` (`balanced_qa_sample`; all without it),
     asked on the script's schedule, answered by `answerer` (by default greedily,
     `KnowledgeScriptArguments.greedy_answerer`) and scored by `qa_score` (a warning where the paper's score meets
     non-ASCII answers, `warn_non_ascii_answers`), with the `retention` measures beside it on the same schedule and
-    answerer (`retention_evaluation`); None without QA items (a corpus alone: the run reports its evaluation
-    loss)."""
-    if not items:
-        return None
-    if script_args.qa_max_items:  # the same questions for every training seed: drawn with the dataset's seed
-        items = balanced_qa_sample(items, script_args.qa_max_items, seed=script_args.dataset_seed)
+    answerer (`retention_evaluation`). Without QA items (a corpus alone) the run reports its evaluation loss, with
+    the `retention` measures on the QA schedule (`loss_evaluation`)."""
     answerer = answerer or script_args.greedy_answerer()
     schedule, score = script_args.qa_schedule(), script_args.qa_score
+    if not items:
+        return loss_evaluation(retention_evaluation(retention, answerer, schedule, system_prompt))
+    if script_args.qa_max_items:  # the same questions for every training seed: drawn with the dataset's seed
+        items = balanced_qa_sample(items, script_args.qa_max_items, seed=script_args.dataset_seed)
     warn_non_ascii_answers(items, score)
     return qa_evaluation(
         script_args,
@@ -192,11 +207,7 @@ def train_and_report(
             rows = len(trainer.train_dataset) if isinstance(trainer.train_dataset, Dataset) else None
             trainer.run_recipe = {**recipe_values, "train_rows": rows}
         print_data_reports(trainer, corpus_log)
-        if evaluation is not None:
-            report = evaluation(trainer)
-        else:
-            report = LossReport(trainer)
-            report.add_to_trainer()
+        report = (evaluation or loss_evaluation())(trainer)
         bench = add_benchmarks(trainer, benchmark)
         check_trainer_best_metric(trainer)
         with hub.training(trainer):

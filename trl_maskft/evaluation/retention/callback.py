@@ -46,9 +46,9 @@ class RetentionCallback(ScheduledEvalCallback):
 
     The known facts are answered by `answerer` shortened to `retain_max_new_tokens` (the run's way of answering) and
     scored by lenient containment. The NLL metrics need an autoregressive model: with a masked-diffusion answerer only
-    the known facts are measured. Work is split across processes like the QA callback's. What the base model did at
-    epoch 0 (the facts it answered right, its answers) is read back from `retain_generations/epoch_0.jsonl` on
-    resume.
+    the known facts are measured. Work is split across processes like the QA callback's. Its table is saved in
+    `beside`, under the run's main report. What the base model did at epoch 0 (the facts it answered right, its
+    answers) is read back from `retain_generations/epoch_0.jsonl` on resume.
     """
 
     prefix = "retain"
@@ -67,6 +67,7 @@ class RetentionCallback(ScheduledEvalCallback):
         eval_every: int = 1,
         eval_epochs: Sequence[int] | None = None,
         system_prompt: str | None = None,
+        beside: str = "qa_summary.md",
     ):
         if texts and not answerer.autoregressive:
             raise ValueError("Texts are scored by a left-to-right NLL, which a masked-diffusion model has not.")
@@ -78,12 +79,13 @@ class RetentionCallback(ScheduledEvalCallback):
         self.instructions = list(instructions) if answerer.autoregressive else []
         self.texts = list(texts)
         self.system_prompt = system_prompt
+        self.beside = beside
         self.base_right: list[bool] | None = None
         self.self_answers: list[str] | None = None
 
     @property
     def summary_file(self) -> str:
-        return "qa_summary.md"  # printed and saved under the QA table
+        return self.beside  # printed and saved under the run's QA table (or its evaluation losses)
 
     def _due(self, epoch: int) -> bool:
         return epoch == 0 or super()._due(epoch)  # the base model is what retention compares with
