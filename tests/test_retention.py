@@ -21,7 +21,7 @@ from trl_maskft.evaluation.answering import GreedyAnswerer
 from trl_maskft.evaluation.generation import chat_prompts, generate_answers, greedy_config
 from trl_maskft.evaluation.reporting import comparison_table, plot_rouge1
 from trl_maskft.evaluation.retention import RetentionCallback, RetentionConfig
-from trl_maskft.evaluation.retention.callback import kept_facts
+from trl_maskft.evaluation.retention.callback import kept_facts, warn_empty_answers
 from trl_maskft.evaluation.retention.nll import answer_sequences, mean_nll, sequence_nlls
 from trl_maskft.evaluation.retention.report import retention_table
 from trl_maskft.pipeline.retention import retention_evaluation
@@ -56,6 +56,14 @@ def test_kept_facts_counts_only_what_the_base_knew():
     metrics = kept_facts([True, True, False, True], [True, False, True, True])
     assert metrics == {"retain_known_facts": 2 / 3, "retain_known_facts_kept": 2, "retain_known_facts_base": 3}
     assert math.isnan(kept_facts([False], [True])["retain_known_facts"])
+
+
+def test_empty_base_answers_are_counted_in_a_warning(caplog):
+    warn_empty_answers(["Paris is a city.", "", "  ", "Yes."])
+    assert "2 of the 4 base-model answers to the retention instructions are empty" in caplog.text
+    caplog.clear()
+    warn_empty_answers(["Paris is a city."])
+    assert caplog.text == ""
 
 
 def test_nll_equals_the_hand_computed_value(tiny_model, tiny_tokenizer):

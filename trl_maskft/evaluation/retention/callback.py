@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 
@@ -18,6 +19,8 @@ from .config import RetentionConfig
 from .nll import answer_sequences, mean_nll, sequence_nlls, text_sequences
 from .report import retention_table
 
+logger = logging.getLogger(__name__)
+
 BASE_FILE = "retain_base.json"  # in each checkpoint: the facts the base model answered right, and its answers
 
 
@@ -31,6 +34,20 @@ def kept_facts(base_right: Sequence[bool], right: Sequence[bool]) -> dict[str, f
         "retain_known_facts_kept": kept,
         "retain_known_facts_base": base,
     }
+
+
+def warn_empty_answers(answers: Sequence[str]) -> None:
+    """One warning counting the base model's empty answers to the instructions: they hold no token, so the
+    self-answer NLL leaves them out (and is NaN when every answer is empty)."""
+    empty = sum(not answer.strip() for answer in answers)
+    if empty:
+        logger.warning(
+            "%d of the %d base-model answers to the retention instructions are empty: `retain_self_nll` is measured "
+            "on the others only (NaN when none is left). Check that the model answers the chat template's prompts "
+            "(`retain_self_max_new_tokens`, the tokenizer's chat template).",
+            empty,
+            len(answers),
+        )
 
 
 def rise(value: float, base: float) -> float:
@@ -156,6 +173,7 @@ class RetentionCallback(ScheduledEvalCallback):
             if first:
                 answer = self.self_answerer
                 self.self_answers = self._run(prompts, lambda model, local: answer(model, tokenizer, local, synced))
+                warn_empty_answers(self.self_answers)
             results = self._nlls(answer_sequences(tokenizer, prompts, self.self_answers))
             pairs = zip(self.instructions, self.self_answers, results, strict=True)
             records += [
