@@ -6,7 +6,7 @@ import json
 
 import pytest
 from fsdp_launch import LOSS_RTOL, SCRIPTS, launch, script_run, write_recipes
-from test_replay_methods import ASKED, instructions
+from tiny import ASKED, write_instructions
 
 from trl_maskft.training.replay_data import SELF_REPLAY_FILE
 
@@ -17,7 +17,7 @@ def replayed(tmp_path_factory):
     recipes = write_recipes(tmp_path_factory.mktemp("recipes"))
     out = tmp_path_factory.mktemp("replay")
     keys = ["--replay_data", "self", "--replay_ratio", "0.5", "--replay_max_new_tokens", "4", "--save_strategy", "no"]
-    keys += ["--replay_instructions_file", instructions(out)]
+    keys += ["--replay_instructions_file", write_instructions(out)]
     runs = []
     for kind in SCRIPTS:
         runs += [

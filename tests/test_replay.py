@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
-from tiny import make_tiny_model, write_jsonl
+from tiny import make_tiny_model, write_instructions, write_jsonl
 
 from trl_maskft import BaselineSFTConfig, BaselineSFTTrainer
 from trl_maskft.common import IGNORE_INDEX
@@ -156,8 +156,8 @@ def test_lora_kl_uses_the_model_with_adapters_disabled(tmp_path, tiny_tokenizer)
 
 
 def test_self_replay_answers_are_saved_once_and_reused(tmp_path, tiny_model, tiny_tokenizer):
-    instructions = write_jsonl(tmp_path / "ask.jsonl", [{"instruction": "Describe a quiet evening."}] * 2)
-    keys = dict(replay_data="self", replay_instructions_file=str(instructions), replay_max_new_tokens=6)
+    instructions = write_instructions(tmp_path, ["Describe a quiet evening."] * 2)
+    keys = dict(replay_data="self", replay_instructions_file=instructions, replay_max_new_tokens=6)
     first = trainer(tmp_path, tiny_model, tiny_tokenizer, **keys)
     path = os.path.join(first.args.output_dir, SELF_REPLAY_FILE)
     saved = [json.loads(line) for line in open(path)]

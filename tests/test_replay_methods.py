@@ -7,7 +7,15 @@ import shutil
 
 import processes
 import pytest
-from tiny import MASK_TOKEN, make_tiny_model, make_tiny_tokenizer, save_tiny_model, write_jsonl, write_tiny_recipe
+from tiny import (
+    ASKED,
+    MASK_TOKEN,
+    make_tiny_model,
+    make_tiny_tokenizer,
+    save_tiny_model,
+    write_instructions,
+    write_tiny_recipe,
+)
 from trainer_kinds import KINDS, make_trainer
 
 from trl_maskft.evaluation.answering import GreedyAnswerer
@@ -15,18 +23,13 @@ from trl_maskft.evaluation.generation import chat_prompts, greedy_config
 from trl_maskft.training.replay_data import SELF_REPLAY_FILE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ASKED = ["Describe a quiet evening.", "Give three tips for tidy desks.", "How do I tie a shoelace?"]
-
-
-def instructions(tmp_path):
-    return str(write_jsonl(tmp_path / "ask.jsonl", [{"instruction": text} for text in ASKED]))
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_replay_and_kl_train_in_every_method(kind, tmp_path):
     trainer = make_trainer(
         kind, tmp_path / "out", replay_data="self", replay_ratio=0.5, kl_to_base=0.5, learning_rate=1e-2,
-        replay_instructions_file=instructions(tmp_path), replay_max_new_tokens=4,
+        replay_instructions_file=write_instructions(tmp_path), replay_max_new_tokens=4,
     )  # fmt: skip
     batches = []
     training_step = trainer.training_step
@@ -48,7 +51,7 @@ def test_self_replay_and_kl_under_ddp(tmp_path):
         pytest.skip("torchrun not installed")
     env = {**os.environ, "PYTHONPATH": HERE + os.pathsep + os.environ.get("PYTHONPATH", "")}
     script = os.path.join(HERE, "distributed_replay.py")
-    cmd = ["torchrun", "--standalone", "--nproc_per_node", "2", script, str(tmp_path), instructions(tmp_path)]
+    cmd = ["torchrun", "--standalone", "--nproc_per_node", "2", script, str(tmp_path), write_instructions(tmp_path)]
     result = processes.run(cmd, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(tmp_path / "results.json") as f:
@@ -73,7 +76,7 @@ def test_scripts_take_the_replay_keys(script, tmp_path):
     recipe = write_tiny_recipe(
         tmp_path, dataset_name="people", num_people=2, num_train_epochs=1, per_device_train_batch_size=2,
         logging_steps=1, max_length=128, qa_max_new_tokens=2, replay_data="self", replay_ratio=0.5, kl_to_base=0.5,
-        replay_instructions_file=instructions(tmp_path), replay_max_new_tokens=4,
+        replay_instructions_file=write_instructions(tmp_path), replay_max_new_tokens=4,
         **({"mask_token": MASK_TOKEN} if script == "masked_sft" else {}),
     )  # fmt: skip
     importlib.import_module(f"trl_maskft.scripts.{script}").main(["--config", recipe])

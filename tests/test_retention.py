@@ -12,7 +12,7 @@ import processes
 import pytest
 import torch
 from test_qa_callback import free_port
-from tiny import MASK_TOKEN, save_tiny_model, write_jsonl, write_tiny_recipe
+from tiny import MASK_TOKEN, save_tiny_model, write_instructions, write_jsonl, write_tiny_recipe
 from trainer_kinds import DOCS, KINDS, make_trainer, talkative_model
 
 from trl_maskft.data.known_facts import load_known_facts
@@ -208,9 +208,8 @@ def test_script_prints_retention_under_the_qa_table(tmp_path, capsys):
     recipe = write_tiny_recipe(
         tmp_path, retain_eval=True, dataset_name="people", num_people=2, qa_max_new_tokens=4, num_train_epochs=1,
         per_device_train_batch_size=2, mask_token=MASK_TOKEN, retain_facts_file=str(facts),
-        retain_max_new_tokens=4, retain_self_max_new_tokens=4, retain_instructions_file=str(
-            write_jsonl(tmp_path / "instructions.jsonl", [{"instruction": "Say hello."}])
-        ),
+        retain_max_new_tokens=4, retain_self_max_new_tokens=4,
+        retain_instructions_file=write_instructions(tmp_path, ["Say hello."]),
     )  # fmt: skip
     importlib.import_module("trl_maskft.scripts.masked_sft").main(["--config", recipe])
     out = tmp_path / "out"

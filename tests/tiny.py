@@ -236,6 +236,15 @@ def write_jsonl(path: str | os.PathLike, rows) -> str | os.PathLike:
     return path
 
 
+ASKED = ["Describe a quiet evening.", "Give three tips for tidy desks.", "How do I tie a shoelace?"]
+
+
+def write_instructions(folder: str | os.PathLike, texts=tuple(ASKED)) -> str:
+    """Writes ``texts`` as an instructions file (``folder/ask.jsonl``, one ``instruction`` a line: the replay and
+    retention keys' format); returns its path."""
+    return str(write_jsonl(os.path.join(folder, "ask.jsonl"), [{"instruction": text} for text in texts]))
+
+
 def write_gsm8k_dir(folder: str | os.PathLike, rows: list[dict], test_rows: list[dict] | None = None):
     """Makes ``folder`` a local GSM8K copy: ``rows`` (``question``/``answer`` dicts) as ``train.jsonl``, and
     ``test_rows`` (by default ``rows`` too) as ``test.jsonl``; returns ``folder``."""
