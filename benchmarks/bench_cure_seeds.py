@@ -7,11 +7,12 @@
 Each (seed, arm) runs the arm's recipe (by default the README's first command's, `masked_sft/config_people.yaml`, and
 `sft/config_people.yaml`) as `accelerate launch --config_file accelerate_configs/cpu.yaml -m trl_maskft.scripts.<arm>
 --config <recipe> --seed <seed> --output_dir <output_dir>/<arm>/seed<seed> <extra>`, timed from launch to exit (model
-load, QA evaluations, training, saving). A run finished before with the same command line is not rerun. Prints a
-markdown table of seed x arm: final forward and backward ROUGE-1, best backward, wall time, and whether the run meets
-the targets at the end of training (masked: final backward >= 0.8 and wall <= 12 min; plain: final backward <= 0.15,
-its highest evaluation shown beside), then
-writes it to `<output_dir>/cure_seeds.md` and the per-epoch curves of every run to the `--plot` PNG.
+load, QA evaluations, training, saving). A run finished before with the same command line (`run_key`: the recipe by
+its path under `recipes/`, whichever clone launched it) is not rerun; a folder holding any other run is refused.
+Prints a markdown table of seed x arm: final forward and backward ROUGE-1, best backward, wall time, and whether the
+run meets the targets at the end of training (masked: final backward >= 0.8 and wall <= 12 min; plain: final
+backward <= 0.15, its highest evaluation shown beside), then writes it to `<output_dir>/cure_seeds.md` and the
+per-epoch curves of every run to the `--plot` PNG.
 """
 
 from __future__ import annotations
@@ -49,13 +50,25 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_key(argv: list[str]) -> list[str]:
+    """The command line a finished run is known by: a recipe under a `recipes/` folder is named from there on, so a
+    run launched from another clone of the repository (another absolute path, the same recipe) is the same run."""
+    folder = f"{os.sep}recipes{os.sep}"
+    return [f"recipes{os.sep}{arg.rpartition(folder)[2]}" if folder in arg else arg for arg in argv]
+
+
 def run_once(arm: str, seed: int, args) -> dict:
     """Launch one run (unless it finished before with the same command line); its wall time, history and precision."""
     out = os.path.join(args.output_dir, arm, f"seed{seed}")
     recipe = os.path.join(args.recipes_dir, arm, args.config_name)
     argv = ["--config", recipe, "--seed", str(seed), *args.extra, "--output_dir", out]
     log = f"{out}.log"  # beside the run's folder: a run starts only in an empty `output_dir`
-    done = finished_run(out, argv)
+    done = finished_run(out, argv, key=run_key)
+    if done is None and os.path.isdir(out) and os.listdir(out):
+        raise RuntimeError(
+            f"{out} holds a run that did not finish with this command line (another one, or interrupted): delete "
+            f"the folder to run it again, or choose another --output_dir (its log {log} is left as it is)"
+        )
     if done is None:
         os.makedirs(os.path.dirname(out), exist_ok=True)
         command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", args.accelerate_config,

@@ -104,20 +104,20 @@ def run_setting(dataset: str, setting: str, seed: int, args) -> dict:
 
 
 def beats_paper(run: dict, paper: dict, share: float) -> bool:
-    """Whether a run cures in at most `share` of the paper run's epochs and wall time (same dataset and seed), with
-    final forward and backward no lower."""
+    """Whether a run cures in at most `share` of the paper run's epochs and wall time (same dataset and seed; any
+    cure beats a paper run that never cures), with final forward and backward no lower."""
+    no_lower = all((run[key] or 0) >= (paper[key] or 0) for key in ("final_fwd", "final_bwd"))
     if run["cured_epoch"] is None or paper["cured_epoch"] is None:
-        return run["cured_epoch"] is not None and paper["cured_epoch"] is None
+        return run["cured_epoch"] is not None and paper["cured_epoch"] is None and no_lower
     return (
         run["cured_epoch"] <= share * paper["cured_epoch"]
         and run["cured_wall_s"] <= share * paper["cured_wall_s"]
-        and (run["final_fwd"] or 0) >= (paper["final_fwd"] or 0)
-        and (run["final_bwd"] or 0) >= (paper["final_bwd"] or 0)
+        and no_lower
     )
 
 
-def _cell(value, unit: str = "") -> str:
-    return "never" if value is None else f"{value:g}{unit}" if isinstance(value, (int, float)) else str(value)
+def _cell(value, unit: str = "", missing: str = "never") -> str:
+    return missing if value is None else f"{value:g}{unit}" if isinstance(value, (int, float)) else str(value)
 
 
 def report(runs: list[dict], args) -> str:
@@ -132,8 +132,9 @@ def report(runs: list[dict], args) -> str:
         wall = None if run["cured_wall_s"] is None else round(run["cured_wall_s"])
         rows.append(
             [run["dataset"], run["setting"], str(run["seed"]), _cell(run["cured_epoch"]), _cell(wall, " s"),
-             _cell(run["cured_tokens"]), metric_cell(run["final_fwd"]), metric_cell(run["final_bwd"]),
-             _cell(run["tokens"]), f"{run['wall_time_s']:.0f} s", {None: "-", True: "yes", False: "no"}[won]]
+             _cell(run["cured_tokens"], missing="never" if run["cured_epoch"] is None else "not logged"),
+             metric_cell(run["final_fwd"]), metric_cell(run["final_bwd"]), _cell(run["tokens"], missing="not logged"),
+             f"{run['wall_time_s']:.0f} s", {None: "-", True: "yes", False: "no"}[won]]
         )  # fmt: skip
     header = ["dataset", "setting", "seed", "cured at epoch", "wall to cure", "tokens to cure", "final fwd",
               "final bwd", "tokens trained", "wall", "beats paper"]  # fmt: skip

@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import time
+from collections.abc import Callable
 
 from tqdm.auto import tqdm
 
@@ -94,14 +95,14 @@ def read_history(arm_dir: str) -> list[dict]:
     return [{**row, **retained.get(row["epoch"], {})} for row in history]
 
 
-def finished_run(arm_dir: str, argv: list[str]) -> dict | None:
-    """The done marker of an arm finished with the same command line, else None."""
+def finished_run(arm_dir: str, argv: list[str], key: Callable[[list[str]], list[str]] = list) -> dict | None:
+    """The done marker of an arm finished with the same command line (the same `key` of it), else None."""
     marker = os.path.join(arm_dir, DONE_MARKER)
     if not (os.path.exists(marker) and os.path.exists(os.path.join(arm_dir, METRICS_FILE))):
         return None
     with open(marker) as f:
         done = json.load(f)
-    return done if done.get("argv") == argv else None
+    return done if key(done.get("argv", [])) == key(argv) else None
 
 
 def run_arm(arm: str, argv: list[str], arm_dir: str) -> float:
