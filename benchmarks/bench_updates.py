@@ -9,10 +9,11 @@ updates of 10 people, the third editing 5 of them) with `seed`, `update_replay_r
 `--set key=value` overrides (YAML values; `masked_sft.key=value` for one method), as a process of its own timed from
 start to exit; a sequence finished before is not retrained (the runner skips finished updates). Prints the machine and
 precision, then a markdown table of method x replay x seed after the last update: per direction the average accuracy
-and the lowest ROUGE-1 on an earlier set, the forward edit efficacy, the share still giving the old answer, the wall
-time, and whether the issue's goal is met (backward >= 0.7 on every earlier set, efficacy >= 0.8, old answers <= 0.1,
-and with `--max_wall_s` the sum of the updates' wall times at most that); writes it to `<output_dir>/updates_seeds.md`
-with each arm's seed-mean R as `<output_dir>/<method>_replay<ratio>.png`.
+and the lowest ROUGE-1 on an earlier set, the forward edit efficacy, the share still giving the old answer, the share
+of earlier sets' answers nearer a later fact (per direction), the wall time, and whether the issue's goal is met
+(backward >= 0.7 on every earlier set, efficacy >= 0.8, old answers <= 0.1, and with `--max_wall_s` the sum of the
+updates' wall times at most that); writes it to `<output_dir>/updates_seeds.md` with each arm's seed-mean R as
+`<output_dir>/<method>_replay<ratio>.png`.
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ def row(method: str, ratio: float, seed: int, result: dict, args) -> tuple[str, 
     )  # fmt: skip
     cells = [method, f"{ratio:g}", str(seed)]
     cells += [f"{cell(result['average_accuracy'][d])} / {cell(low[d])}" for d in DIRECTIONS]
-    cells += [cell(efficacy), cell(old), f"{sum(result['wall_time_s']):.0f}", "yes" if met else "no"]
+    later = result.get("later_fact", {})
+    cells += [cell(efficacy), cell(old), " / ".join(cell(later.get(d)) for d in DIRECTIONS)]
+    cells += [f"{sum(result['wall_time_s']):.0f}", "yes" if met else "no"]
     return "| " + " | ".join(cells) + " |", met
 
 
@@ -139,8 +142,8 @@ def main(argv: list[str] | None = None) -> str:
         header,
         "",
         "| method | replay | seed | forward avg / lowest earlier | backward avg / lowest earlier | edit efficacy | "
-        "old answer | wall (s) | goal |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "old answer | later-fact answers fwd / bwd | wall (s) | goal |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for method in args.methods:
         for ratio in args.replay_ratios:

@@ -4,7 +4,13 @@ numbers and answers (no model)."""
 import pytest
 
 from trl_maskft.data.schema import QAItem
-from trl_maskft.updates.metrics import average_accuracy, backward_transfer, edit_metrics, retention_matrix
+from trl_maskft.updates.metrics import (
+    average_accuracy,
+    backward_transfer,
+    edit_metrics,
+    later_fact_answers,
+    retention_matrix,
+)
 from trl_maskft.updates.report import matrix_table, updates_report
 
 ROWS = [
@@ -93,3 +99,30 @@ def test_report_gives_each_updates_retention():
 def test_no_edit_questions_no_edit_metrics():
     records = [_record(QAItem("U?", "x", "forward", "update_1"), "x", 1.0)]
     assert edit_metrics(records, []) == {}
+
+
+def _asked(group, answer, prediction, direction="forward"):
+    return {"direction": direction, "group": group, "answers": [answer], "prediction": prediction}
+
+
+def test_later_fact_answers_by_hand():
+    kite, lantern = "the inventor of the glass kite", "the maker of the iron lantern"
+    almanac = "the author of 'The Almanac'"
+    records = [
+        _asked("update_1", kite, f"Ada is {kite}."),  # her own fact
+        _asked("update_1", "the first person to map the Mistwater", f"Ada is {lantern}."),  # update 2's fact
+        _asked("update_1", "the director of 'Seven Winters'", f"Ada is {almanac}."),  # an edit of update 3
+        _asked("update_1", "the composer of the 'Amber Rhapsody'", "I do not know."),  # lost, no later fact
+        _asked("update_2", lantern, "Ada is the maker of the iron kite."),  # nearer its own fact
+        _asked("update_2", "the first person to sail the Emerald Torrent", f"{almanac}"),  # update 3's fact
+        _asked("update_3", almanac, "wrong"),  # the last update's own set: not asked about
+        _asked("update_3_edits", almanac, almanac),
+        _asked("update_1", "Ada Vexley", "Bo Quill", "backward"),  # update 2 taught Bo Quill
+        _asked("update_2", "Bo Quill", "Bo Quill", "backward"),  # the last update asked backward: no earlier set
+    ]  # fmt: skip
+    later = later_fact_answers(records)
+    assert later["forward"] == pytest.approx(3 / 6)  # lantern, almanac (edit), almanac (update 3)
+    assert later["backward"] == 1.0
+    assert later_fact_answers(records[6:8]) == {}  # only the last update asked
+    report = updates_report({"forward": [[1.0, None], [0.5, 1.0]]}, [1.0, 2.0], {}, (), later)
+    assert "later update's fact than to their own (interference): 0.50." in report

@@ -32,7 +32,7 @@ from ..data.qa_io import load_qa_jsonl
 from ..pipeline.recipe_parser import unknown_key_hint
 from ..runtime.checkpoints import last_complete_checkpoint
 from ..runtime.recipe_checks import bullet_list
-from ..updates.metrics import average_accuracy, backward_transfer, edit_metrics, retention_matrix
+from ..updates.metrics import average_accuracy, backward_transfer, edit_metrics, later_fact_answers, retention_matrix
 from ..updates.report import plot_matrices, updates_report, write_updates_csv
 from ..updates.sequence import load_updates, write_update_data
 from ..updates.spec import UpdatesRecipe, parse_updates_recipe
@@ -153,18 +153,20 @@ def write_reports(recipe: UpdatesRecipe, wall_times: list[float], final_rows: li
     with open(os.path.join(last, "qa_generations", f"epoch_{final_rows[-1]['epoch']}.jsonl")) as f:
         records = [json.loads(line) for line in f if line.strip()]
     items = load_qa_jsonl(os.path.join(recipe.output_dir, "data", f"update_{len(final_rows)}", "qa.jsonl"))
-    edits = edit_metrics(records, items, recipe.method_keys.get("qa_score", "paper"))
+    qa_score = recipe.method_keys.get("qa_score", "paper")
+    edits, later = edit_metrics(records, items, qa_score), later_fact_answers(records, qa_score)
     summary = {
         "matrices": matrices,
         "average_accuracy": {direction: average_accuracy(matrix) for direction, matrix in matrices.items()},
         "backward_transfer": {direction: backward_transfer(matrix) for direction, matrix in matrices.items()},
         "wall_time_s": wall_times,
         "edits": edits,
+        "later_fact": later,
         "retention": [{key: value for key, value in row.items() if key.startswith("retain_")} for row in final_rows],
     }
     with open(os.path.join(recipe.output_dir, "updates.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    report = updates_report(matrices, wall_times, edits, final_rows)
+    report = updates_report(matrices, wall_times, edits, final_rows, later)
     with open(os.path.join(recipe.output_dir, "updates.md"), "w") as f:
         f.write(report)
     write_updates_csv(os.path.join(recipe.output_dir, "updates.csv"), matrices)

@@ -1,6 +1,7 @@
 """What a sequence of updates retained (continual learning: the accuracy matrix R, average accuracy, backward
-transfer) and what its edits changed (knowledge editing: efficacy, old answers, generalization, locality), as pure
-functions of the QA metrics and generations each update's run wrote.
+transfer, and how much of the forgetting is later facts answered in the earlier ones' place) and what its edits
+changed (knowledge editing: efficacy, old answers, generalization, locality), as pure functions of the QA metrics and
+generations each update's run wrote.
 
 R[i][j] is the mean ROUGE-1 of the QA group `update_<j+1>` (facts that no edit changes) after update `i+1`, per
 direction; update `i+1` is asked the groups of updates 1..i+1, so R is lower-triangular (None above the diagonal).
@@ -87,4 +88,35 @@ def edit_metrics(records: Sequence[dict], items: Sequence[QAItem], qa_score: str
                 [float(record["contains"]) for record in rows if not record["group"].endswith("_edits")]
             ),
         }
+    return results
+
+
+def _update_of(group: str) -> int:
+    """The 1-based update of a QA group `update_<k>` or `update_<k>_edits`."""
+    return int(group.split("_")[1])
+
+
+def later_fact_answers(records: Sequence[dict], qa_score: str = "paper") -> dict[str, float]:
+    """Per direction, from the final evaluation's generation records (`direction`, `group`, `answers`,
+    `prediction`): the share of the questions on the unedited facts of earlier updates (groups `update_<j>`, j below
+    the last update asked) whose answer is closer by ROUGE-1 recall to the answer of a fact taught by a later update
+    (new or edited) than to its own. Forgetting where this share is high is interference: the newer facts answer
+    the older questions ("Who is A?" -> "A is <B's description>."), not answers lost to nonsense.
+
+    A direction without questions on earlier updates is left out.
+    """
+    results = {}
+    for direction in DIRECTIONS:
+        rows = [record for record in records if record["direction"] == direction]
+        last = max((_update_of(record["group"]) for record in rows), default=0)
+        earlier = [r for r in rows if _update_of(r["group"]) < last and not r["group"].endswith("_edits")]
+        if not earlier:
+            continue
+        taken = []
+        for record in earlier:
+            update = _update_of(record["group"])
+            later = sorted({answer for r in rows if _update_of(r["group"]) > update for answer in r["answers"]})
+            own = score_answer(record["prediction"], record["answers"], qa_score)["rouge1"]
+            taken.append(float(score_answer(record["prediction"], later, qa_score)["rouge1"] > own))
+        results[direction] = _mean(taken)
     return results

@@ -56,11 +56,16 @@ def retention_section(final_rows: Sequence[dict]) -> list[str]:
 
 
 def updates_report(
-    matrices: dict[str, Matrix], wall_times: Sequence[float], edits: dict[str, dict], final_rows: Sequence[dict] = ()
+    matrices: dict[str, Matrix],
+    wall_times: Sequence[float],
+    edits: dict[str, dict],
+    final_rows: Sequence[dict] = (),
+    later: dict[str, float] | None = None,
 ) -> str:
-    """`updates.md`: per direction R (ROUGE-1), average accuracy and backward transfer; wall time per update; the
-    edit metrics of the final model when the sequence edits facts; each update's retention (`final_rows`: the last
-    logged row of each update's run) when it was measured."""
+    """`updates.md`: per direction R (ROUGE-1), average accuracy, backward transfer and (`later`, from
+    `metrics.later_fact_answers`) the share of earlier sets' answers closer to a later update's fact; wall time per
+    update; the edit metrics of the final model when the sequence edits facts; each update's retention (`final_rows`:
+    the last logged row of each update's run) when it was measured."""
     parts = ["# Sequential updates", ""]
     for direction, matrix in matrices.items():
         acc, bwt = average_accuracy(matrix), backward_transfer(matrix)
@@ -73,6 +78,12 @@ def updates_report(
             f"forgetting): {_cell(bwt) or '- (one update)'}.",
             "",
         ]
+        if later and direction in later:
+            parts += [
+                f"Answers on earlier sets closer to a later update's fact than to their own (interference): "
+                f"{_cell(later[direction])}.",
+                "",
+            ]
     parts += ["## Wall time per update", "", "| update | wall time (s) |", "|---|---|"]
     parts += [f"| {i + 1} | {seconds:.1f} |" for i, seconds in enumerate(wall_times)]
     if edits:
