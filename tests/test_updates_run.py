@@ -58,6 +58,9 @@ def test_a_sequence_chains_the_models_and_reports_the_retention_matrix(tmp_path,
     assert (out / "updates.png").stat().st_size > 0
     assert report in capsys.readouterr().out
     assert "| after update | set 1 | set 2 | set 3 |" in report and "| forward | " in report
+    later = json.loads((out / "updates.json").read_text())["later_fact"]
+    assert set(later) == {"forward", "backward"} and all(0.0 <= share <= 1.0 for share in later.values())
+    assert f"than to their own (interference): {later['forward']:.2f}." in report
 
 
 def test_a_rerun_skips_finished_updates_and_continues_the_interrupted_one(tmp_path, monkeypatch):
