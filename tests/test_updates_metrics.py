@@ -3,6 +3,7 @@ numbers and answers (no model)."""
 
 import pytest
 
+from trl_maskft.data.people_updates import group_update, update_group
 from trl_maskft.data.schema import QAItem
 from trl_maskft.updates.metrics import (
     average_accuracy,
@@ -124,5 +125,6 @@ def test_later_fact_answers_by_hand():
     assert later["forward"] == pytest.approx(3 / 6)  # lantern, almanac (edit), almanac (update 3)
     assert later["backward"] == 1.0
     assert later_fact_answers(records[6:8]) == {}  # only the last update asked
+    assert group_update(update_group(12)) == group_update(update_group(12, edits=True)) == 12
     report = updates_report({"forward": [[1.0, None], [0.5, 1.0]]}, [1.0, 2.0], {}, (), later)
     assert "later update's fact than to their own (interference): 0.50." in report

@@ -22,6 +22,11 @@ def update_group(index: int, edits: bool = False) -> str:
     return f"update_{index}" + ("_edits" if edits else "")
 
 
+def group_update(group: str) -> int:
+    """The 1-based update of a QA group `update_group` named."""
+    return int(group.split("_")[1])
+
+
 def _questions(person: Person, first: int, count: int, group: str, old: tuple[str, ...] = ()) -> list[QAItem]:
     """`count` phrasings per direction of the questions about `person`, starting at template `first`."""
     fields, num = _template_fields(person), len(FORWARD_TEMPLATES)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from ..data.people_updates import update_group
+from ..data.people_updates import group_update, update_group
 from ..data.schema import DIRECTIONS, QAItem
 from ..evaluation.qa_scoring import score_answer
 
@@ -91,11 +91,6 @@ def edit_metrics(records: Sequence[dict], items: Sequence[QAItem], qa_score: str
     return results
 
 
-def _update_of(group: str) -> int:
-    """The 1-based update of a QA group `update_<k>` or `update_<k>_edits`."""
-    return int(group.split("_")[1])
-
-
 def later_fact_answers(records: Sequence[dict], qa_score: str = "paper") -> dict[str, float]:
     """Per direction, from the final evaluation's generation records (`direction`, `group`, `answers`,
     `prediction`): the share of the questions on the unedited facts of earlier updates (groups `update_<j>`, j below
@@ -108,14 +103,14 @@ def later_fact_answers(records: Sequence[dict], qa_score: str = "paper") -> dict
     results = {}
     for direction in DIRECTIONS:
         rows = [record for record in records if record["direction"] == direction]
-        last = max((_update_of(record["group"]) for record in rows), default=0)
-        earlier = [r for r in rows if _update_of(r["group"]) < last and not r["group"].endswith("_edits")]
+        last = max((group_update(record["group"]) for record in rows), default=0)
+        earlier = [r for r in rows if group_update(r["group"]) < last and not r["group"].endswith("_edits")]
         if not earlier:
             continue
         taken = []
         for record in earlier:
-            update = _update_of(record["group"])
-            later = sorted({answer for r in rows if _update_of(r["group"]) > update for answer in r["answers"]})
+            update = group_update(record["group"])
+            later = sorted({answer for r in rows if group_update(r["group"]) > update for answer in r["answers"]})
             own = score_answer(record["prediction"], record["answers"], qa_score)["rouge1"]
             taken.append(float(score_answer(record["prediction"], later, qa_score)["rouge1"] > own))
         results[direction] = _mean(taken)
