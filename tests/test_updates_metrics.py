@@ -3,7 +3,7 @@ numbers and answers (no model)."""
 
 import pytest
 
-from trl_maskft.data.people_updates import group_update, update_group
+from trl_maskft.data.people_updates import group_update, is_edit_group, update_group
 from trl_maskft.data.schema import QAItem
 from trl_maskft.updates.metrics import (
     average_accuracy,
@@ -126,5 +126,6 @@ def test_later_fact_answers_by_hand():
     assert later["backward"] == 1.0
     assert later_fact_answers(records[6:8]) == {}  # only the last update asked
     assert group_update(update_group(12)) == group_update(update_group(12, edits=True)) == 12
+    assert is_edit_group(update_group(12, edits=True)) and not is_edit_group(update_group(12))
     report = updates_report({"forward": [[1.0, None], [0.5, 1.0]]}, [1.0, 2.0], {}, (), later)
     assert "later update's fact than to their own (interference): 0.50." in report

@@ -27,6 +27,11 @@ def group_update(group: str) -> int:
     return int(group.split("_")[1])
 
 
+def is_edit_group(group: str) -> bool:
+    """Whether a QA group `update_group` named holds an update's edits."""
+    return group.endswith("_edits")
+
+
 def _questions(person: Person, first: int, count: int, group: str, old: tuple[str, ...] = ()) -> list[QAItem]:
     """`count` phrasings per direction of the questions about `person`, starting at template `first`."""
     fields, num = _template_fields(person), len(FORWARD_TEMPLATES)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from ..data.people_updates import group_update, update_group
+from ..data.people_updates import group_update, is_edit_group, update_group
 from ..data.schema import DIRECTIONS, QAItem
 from ..evaluation.qa_scoring import score_answer
 
@@ -67,7 +67,7 @@ def edit_metrics(records: Sequence[dict], items: Sequence[QAItem], qa_score: str
     results = {}
     for direction in DIRECTIONS:
         rows = [record for record in records if record["direction"] == direction]
-        edits = [record for record in rows if record["group"].endswith("_edits")]
+        edits = [record for record in rows if is_edit_group(record["group"])]
         if not edits:
             continue
         facts: dict[tuple, list[float]] = defaultdict(list)
@@ -84,9 +84,7 @@ def edit_metrics(records: Sequence[dict], items: Sequence[QAItem], qa_score: str
             "old_answer": _mean(old),
             "efficacy_by_phrasing": by_phrasing,
             "generalization": _mean([float(all(scores)) for scores in facts.values()]),
-            "locality": _mean(
-                [float(record["contains"]) for record in rows if not record["group"].endswith("_edits")]
-            ),
+            "locality": _mean([float(record["contains"]) for record in rows if not is_edit_group(record["group"])]),
         }
     return results
 
@@ -104,14 +102,17 @@ def later_fact_answers(records: Sequence[dict], qa_score: str = "paper") -> dict
     for direction in DIRECTIONS:
         rows = [record for record in records if record["direction"] == direction]
         last = max((group_update(record["group"]) for record in rows), default=0)
-        earlier = [r for r in rows if group_update(r["group"]) < last and not r["group"].endswith("_edits")]
+        earlier = [r for r in rows if group_update(r["group"]) < last and not is_edit_group(r["group"])]
         if not earlier:
             continue
+        taught: dict[int, set[str]] = defaultdict(set)
+        for record in rows:
+            taught[group_update(record["group"])].update(record["answers"])
+        later = {u: sorted(set().union(*(taught[v] for v in taught if v > u))) for u in taught}
         taken = []
         for record in earlier:
-            update = group_update(record["group"])
-            later = sorted({answer for r in rows if group_update(r["group"]) > update for answer in r["answers"]})
             own = score_answer(record["prediction"], record["answers"], qa_score)["rouge1"]
-            taken.append(float(score_answer(record["prediction"], later, qa_score)["rouge1"] > own))
+            newer = score_answer(record["prediction"], later[group_update(record["group"])], qa_score)["rouge1"]
+            taken.append(float(newer > own))
         results[direction] = _mean(taken)
     return results
