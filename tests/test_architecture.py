@@ -4,7 +4,8 @@ imports, also inside functions, and the module names given to `importlib.import_
 - a method folder (`masked_sft/`, `diffusion_sft/`, `baselines/`) imports no other method folder;
 - `evaluation/` and the shared folders (`training/`, `runtime/`, `data/`, `common.py`) import no method folder;
 - nothing outside `scripts/` and `pipeline/` imports `pipeline/` or `scripts/`;
-- nothing inside the package imports its public API (`trl_maskft/__init__.py`, which imports every folder).
+- nothing inside the package imports its public API (`trl_maskft/__init__.py`, which imports every folder);
+- no Python file of the project is 300 lines or longer.
 """
 
 import ast
@@ -18,6 +19,7 @@ SHARED = ("training", "runtime", "data", "common")
 TOP = ("scripts", "pipeline")
 FOLDERS = (*METHODS, "training", "runtime", "data", "evaluation", "updates", "pipeline", "scripts")
 DYNAMIC_IMPORTS = ("import_module", "require_eval")
+MAX_LINES = 300
 
 
 def module_name(path: str) -> tuple[str, bool]:
@@ -110,6 +112,19 @@ def test_the_package_keeps_the_dependency_rule():
     assert "trl_maskft/common.py" in files
     problems = violations(files)
     assert not problems, "The dependency rule of docs/architecture.md is broken:\n" + "\n".join(problems)
+
+
+def test_every_python_file_stays_under_300_lines():
+    root = os.path.dirname(PACKAGE_DIR)
+    long = []
+    for folder in ("trl_maskft", "tests", "benchmarks", "examples"):
+        for path, _, names in os.walk(os.path.join(root, folder)):
+            for name in (n for n in names if n.endswith(".py")):
+                with open(os.path.join(path, name), encoding="utf-8") as f:
+                    count = sum(1 for _ in f)
+                if count >= MAX_LINES:
+                    long.append(f"{os.path.relpath(os.path.join(path, name), root)}: {count} lines")
+    assert not long, f"split these by concern (docs/architecture.md: files under {MAX_LINES} lines): {long}"
 
 
 def test_the_package_root_holds_only_the_api_common_and_the_old_paths():
