@@ -20,6 +20,7 @@ TOP = ("scripts", "pipeline")
 FOLDERS = (*METHODS, "training", "runtime", "data", "evaluation", "updates", "pipeline", "scripts")
 DYNAMIC_IMPORTS = ("import_module", "require_eval")
 MAX_LINES = 300
+LINE_LIMITED = ("trl_maskft", "tests", "benchmarks", "examples")
 
 
 def module_name(path: str) -> tuple[str, bool]:
@@ -94,19 +95,22 @@ def violations(files: dict[str, str]) -> list[str]:
     return messages
 
 
-def package_files() -> dict[str, str]:
+def python_files(*folders: str) -> dict[str, str]:
+    """The source of every `.py` file under the project's `folders`, by path relative to the project root."""
+    project = os.path.dirname(PACKAGE_DIR)
     files = {}
-    for root, _, names in os.walk(PACKAGE_DIR):
-        for name in names:
-            if name.endswith(".py"):
-                full = os.path.join(root, name)
-                with open(full, encoding="utf-8") as f:
-                    files[os.path.relpath(full, os.path.dirname(PACKAGE_DIR)).replace(os.sep, "/")] = f.read()
+    for folder in folders:
+        for root, _, names in os.walk(os.path.join(project, folder)):
+            for name in names:
+                if name.endswith(".py"):
+                    full = os.path.join(root, name)
+                    with open(full, encoding="utf-8") as f:
+                        files[os.path.relpath(full, project).replace(os.sep, "/")] = f.read()
     return files
 
 
 def test_the_package_keeps_the_dependency_rule():
-    files = package_files()
+    files = python_files("trl_maskft")
     missing = [name for name in FOLDERS if f"trl_maskft/{name}/__init__.py" not in files]
     assert not missing, f"docs/architecture.md's folders are missing from trl_maskft/: {missing}"
     assert "trl_maskft/common.py" in files
@@ -115,15 +119,8 @@ def test_the_package_keeps_the_dependency_rule():
 
 
 def test_every_python_file_stays_under_300_lines():
-    root = os.path.dirname(PACKAGE_DIR)
-    long = []
-    for folder in ("trl_maskft", "tests", "benchmarks", "examples"):
-        for path, _, names in os.walk(os.path.join(root, folder)):
-            for name in (n for n in names if n.endswith(".py")):
-                with open(os.path.join(path, name), encoding="utf-8") as f:
-                    count = sum(1 for _ in f)
-                if count >= MAX_LINES:
-                    long.append(f"{os.path.relpath(os.path.join(path, name), root)}: {count} lines")
+    counts = {path: len(source.splitlines()) for path, source in python_files(*LINE_LIMITED).items()}
+    long = [f"{path}: {count} lines" for path, count in counts.items() if count >= MAX_LINES]
     assert not long, f"split these by concern (docs/architecture.md: files under {MAX_LINES} lines): {long}"
 
 
